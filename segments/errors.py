@@ -1,0 +1,184 @@
+"""Domain errors: the one family of exceptions that services raise.
+
+Each error carries the Midaz code, HTTP status and title of ``shared/spec/api.md``
+so that the API renders it as a problem document and the console as a field
+error or a toast, without either matching on message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    """A refused operation. Nothing was written when one of these is raised."""
+
+    code: ClassVar[str] = "9999"
+    http_status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+    default_message: ClassVar[str] = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        entity_type: str | None = None,
+        fields: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.entity_type = entity_type
+        self.fields = dict(fields or {})
+        self.values = dict(values or {})
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code}: {self.message!r}, fields={self.fields!r})"
+
+
+class EntityNotFound(DomainError):
+    code, http_status, title = "0007", 404, "Entity Not Found"
+    default_message = "No entity was found for the given ID."
+
+
+class MissingFields(DomainError):
+    code, http_status, title = "0009", 400, "Missing Fields in Request"
+    default_message = "Your request is missing one or more required fields."
+
+
+class SegmentNotActive(DomainError):
+    code, http_status, title = "0014", 422, "Segment Not Active"
+    default_message = "The segment is not ACTIVE; only active segments accept members."
+
+
+class DuplicateSegmentName(DomainError):
+    code, http_status, title = "0015", 409, "Duplicate Segment Name Error"
+    default_message = "A segment with this name already exists in this scope."
+
+
+class DuplicateAlias(DomainError):
+    code, http_status, title = "0020", 409, "Alias Unavailability Error"
+    default_message = "An account with this alias already exists in this ledger."
+
+
+class PortfolioNotFound(DomainError):
+    code, http_status, title = "0035", 404, "Portfolio ID Not Found"
+    default_message = "The portfolio was not found in this ledger."
+
+
+class SegmentNotFound(DomainError):
+    code, http_status, title = "0036", 404, "Segment ID Not Found"
+    default_message = "The segment was not found in this ledger or organization."
+
+
+class LedgerNotFound(DomainError):
+    code, http_status, title = "0037", 404, "Ledger ID Not Found"
+    default_message = "The ledger was not found."
+
+
+class OrganizationNotFound(DomainError):
+    code, http_status, title = "0038", 404, "Organization ID Not Found"
+    default_message = "The organization was not found."
+
+
+class InvalidField(DomainError):
+    code, http_status, title = "0047", 400, "Bad Request"
+    default_message = "One or more fields break a rule."
+
+
+class MetadataKeyTooLong(DomainError):
+    code, http_status, title = "0050", 400, "Metadata Key Length Exceeded"
+    default_message = "A metadata key is longer than 100 characters."
+
+
+class MetadataValueTooLong(DomainError):
+    code, http_status, title = "0051", 400, "Metadata Value Length Exceeded"
+    default_message = "A metadata value is longer than 2000 characters."
+
+
+class UnexpectedFields(DomainError):
+    code, http_status, title = "0053", 400, "Unexpected Fields in the Request"
+    default_message = "The request contains fields that are unknown or read-only."
+
+
+class InvalidPathParameter(DomainError):
+    code, http_status, title = "0065", 400, "Invalid Path Parameter"
+    default_message = "A path parameter is not a valid UUID."
+
+
+class NestedMetadata(DomainError):
+    code, http_status, title = "0067", 400, "Invalid Metadata Nesting"
+    default_message = "Metadata values must be flat: objects and arrays are not allowed."
+
+
+class LimitTooLarge(DomainError):
+    code, http_status, title = "0080", 400, "Pagination Limit Exceeded"
+    default_message = "The limit may not exceed 100."
+
+
+class InvalidSortOrder(DomainError):
+    code, http_status, title = "0081", 400, "Invalid Sort Order"
+    default_message = "sort_order must be 'asc' or 'desc'."
+
+
+class MalformedQuery(DomainError):
+    code, http_status, title = "0082", 400, "Invalid Query Parameter"
+    default_message = "A query parameter is malformed."
+
+
+class InvalidDateRange(DomainError):
+    code, http_status, title = "0083", 400, "Invalid Date Range"
+    default_message = (
+        "start_date and end_date must both be given as YYYY-MM-DD, with start_date "
+        "not after end_date."
+    )
+
+
+class InvalidJSON(DomainError):
+    code, http_status, title = "0094", 400, "Invalid Request Body"
+    default_message = "The request body is not valid JSON."
+
+
+class SegmentHasMembers(DomainError):
+    code, http_status, title = "9001", 409, "Segment Has Members"
+    default_message = "The segment still has members."
+
+
+class HasLiveChildren(DomainError):
+    code, http_status, title = "9002", 409, "Entity Has Children"
+    default_message = "The entity still holds live children."
+
+
+class NotAuthenticated(DomainError):
+    code, http_status, title = "9003", 401, "Unauthorized"
+    default_message = "Authentication credentials are missing or invalid."
+
+
+class PermissionDenied(DomainError):
+    code, http_status, title = "9004", 403, "Forbidden"
+    default_message = "Your role in this organization does not allow this action."
+
+
+class TooManyRequests(DomainError):
+    code, http_status, title = "9005", 429, "Too Many Requests"
+    default_message = "Too many requests; retry later."
+
+
+class PreconditionFailed(DomainError):
+    code, http_status, title = "9006", 412, "Precondition Failed"
+    default_message = "The entity changed since you read it (If-Match does not match the ETag)."
+
+
+class IdempotencyConflict(DomainError):
+    code, http_status, title = "9007", 409, "Idempotency Key Reused"
+    default_message = "This Idempotency-Key was already used with a different request body."
+
+
+class InternalError(DomainError):
+    code, http_status, title = "9999", 500, "Internal Server Error"
+    default_message = "internal error"
+
+
+ERRORS_BY_CODE: dict[str, type[DomainError]] = {
+    cls.code: cls for cls in DomainError.__subclasses__()
+}

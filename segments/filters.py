@@ -1,0 +1,225 @@
+"""One FilterSet per entity, shared by the API lists and the console tabs.
+
+Beyond each entity's own filters, every list understands:
+
+- ``start_date`` / ``end_date``: the creation window, both ends inclusive, both
+  required together (``YYYY-MM-DD`` or ``YYYY-MM-DD hh:mm:ss``);
+- ``metadata.<key>=<value>`` (API) or ``metadata=<key>=<value>`` (console form): exact
+  match on the text of a metadata value;
+- ``sort_order``: ``asc`` (default) or ``desc`` by creation time.
+
+Bad values raise the domain error of ``shared/spec/api.md`` (0081, 0082, 0083), so the
+API and the console report them the same way. Use ``apply_filters``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from segments import errors
+from segments.models import Account, Ledger, Organization, Portfolio, Segment, Status
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
+def parse_uuid_param(value: str, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError):
+        raise errors.MalformedQuery(f"Query parameter '{name}' must be a UUID.") from None
+
+
+def _parse_bound(value: str, *, end: bool) -> dt.datetime:
+    for fmt in DATE_FORMATS:
+        try:
+            parsed = dt.datetime.strptime(value.strip(), fmt)
+        except ValueError:
+            continue
+        if fmt == "%Y-%m-%d" and end:
+            parsed = parsed + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+        return timezone.make_aware(parsed, dt.UTC)
+    raise errors.InvalidDateRange(f"'{value}' is not a date (use YYYY-MM-DD).")
+
+
+class EntityFilterSet(django_filters.FilterSet):
+    start_date = django_filters.CharFilter(method="_handled_in_filter_queryset")
+    end_date = django_filters.CharFilter(method="_handled_in_filter_queryset")
+    sort_order = django_filters.CharFilter(method="_handled_in_filter_queryset")
+    metadata = django_filters.CharFilter(method="_handled_in_filter_queryset", label="key=value")
+
+    sortable: dict[str, Any] = {}
+
+    def _handled_in_filter_queryset(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        queryset = self._filter_created_window(queryset)
+        queryset = self._filter_metadata(queryset)
+        return self._order(queryset)
+
+    def _filter_created_window(self, queryset: QuerySet) -> QuerySet:
+        start, end = self.data.get("start_date"), self.data.get("end_date")
+        if not start and not end:
+            return queryset
+        if not start or not end:
+            raise errors.InvalidDateRange("start_date and end_date must be given together.")
+        start_at, end_at = _parse_bound(start, end=False), _parse_bound(end, end=True)
+        if start_at > end_at:
+            raise errors.InvalidDateRange("start_date may not be after end_date.")
+        return queryset.filter(created_at__gte=start_at, created_at__lte=end_at)
+
+    def metadata_pairs(self) -> list[tuple[str, str]]:
+        pairs = []
+        for name in self.data:
+            if name.startswith("metadata.") and len(name) > len("metadata."):
+                pairs.append((name.removeprefix("metadata."), self.data.get(name)))
+        console_pair = self.data.get("metadata")
+        if console_pair:
+            key, sep, value = console_pair.partition("=")
+            if not sep or not key.strip():
+                raise errors.MalformedQuery("metadata filter must look like key=value.")
+            pairs.append((key.strip(), value.strip()))
+        return pairs
+
+    def _filter_metadata(self, queryset: QuerySet) -> QuerySet:
+        for index, (key, value) in enumerate(self.metadata_pairs()):
+            alias = f"_metadata_{index}"
+            queryset = queryset.alias(**{alias: KeyTextTransform(key, "metadata")}).filter(
+                **{alias: value}
+            )
+        return queryset
+
+    def _order(self, queryset: QuerySet) -> QuerySet:
+        direction = (self.data.get("sort_order") or "asc").lower()
+        if direction not in ("asc", "desc"):
+            raise errors.InvalidSortOrder()
+        sort = self.data.get("sort") or "created"
+        if sort not in ("created", *self.sortable):
+            raise errors.MalformedQuery(f"sort must be one of: created, {', '.join(self.sortable)}.")
+        keys = [self.sortable[sort], "id"] if sort != "created" else ["created_at", "id"]
+        if direction == "desc":
+            return queryset.order_by(*(_descending(key) for key in keys))
+        return queryset.order_by(*keys)
+
+
+def _descending(key: Any) -> Any:
+    return key.desc() if hasattr(key, "desc") else f"-{key}"
+
+
+class SegmentReferenceFilter(django_filters.CharFilter):
+    """A segment (or portfolio) id; ``none`` selects rows without one."""
+
+    def filter(self, queryset: QuerySet, value: Any) -> QuerySet:
+        if not value:
+            return queryset
+        if value == "none":
+            return queryset.filter(**{f"{self.field_name}__isnull": True})
+        return queryset.filter(**{self.field_name: parse_uuid_param(value, self.field_name)})
+
+
+def _search_q(value: str, *text_fields: str) -> Q:
+    """Case-insensitive contains on the text fields, or the exact id when the value is one."""
+    query = Q()
+    for field in text_fields:
+        query |= Q(**{f"{field}__icontains": value})
+    try:
+        query |= Q(pk=uuid.UUID(value.strip()))
+    except ValueError:
+        pass
+    return query
+
+
+class OrganizationFilterSet(EntityFilterSet):
+    class Meta:
+        model = Organization
+        fields: list[str] = []
+
+
+class LedgerFilterSet(EntityFilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Ledger
+        fields: list[str] = []
+
+
+class SegmentFilterSet(EntityFilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    status = django_filters.CharFilter(method="filter_status")
+    q = django_filters.CharFilter(method="filter_search")
+
+    sortable = {"name": Lower("name")}
+
+    class Meta:
+        model = Segment
+        fields: list[str] = []
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value.upper() not in Status.values:
+            raise errors.MalformedQuery(f"status must be one of {', '.join(Status.values)}.")
+        return queryset.filter(status_code=value.upper())
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(_search_q(value, "name"))
+
+
+class PortfolioFilterSet(EntityFilterSet):
+    segment_id = SegmentReferenceFilter(field_name="segment_id")
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    q = django_filters.CharFilter(method="filter_search")
+
+    sortable = {"name": Lower("name")}
+
+    class Meta:
+        model = Portfolio
+        fields: list[str] = []
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(_search_q(value, "name", "entity_id"))
+
+
+class AccountFilterSet(EntityFilterSet):
+    segment_id = SegmentReferenceFilter(field_name="segment_id")
+    portfolio_id = SegmentReferenceFilter(field_name="portfolio_id")
+    alias = django_filters.CharFilter(field_name="alias")
+    type = django_filters.CharFilter(field_name="type")
+    asset_code = django_filters.CharFilter(field_name="asset_code")
+    blocked = django_filters.CharFilter(method="filter_blocked")
+    q = django_filters.CharFilter(method="filter_search")
+
+    sortable = {"name": Lower("name"), "alias": "alias"}
+
+    class Meta:
+        model = Account
+        fields: list[str] = []
+
+    def filter_blocked(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        flag = value.strip().lower()
+        if flag not in ("true", "false"):
+            raise errors.MalformedQuery("blocked must be true or false.")
+        return queryset.filter(blocked=flag == "true")
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(_search_q(value, "name", "alias"))
+
+
+def apply_filters(
+    filterset_class: type[EntityFilterSet], params: Mapping[str, Any], queryset: QuerySet
+) -> QuerySet:
+    """The queryset narrowed and ordered by the query parameters, or a domain error."""
+    filterset = filterset_class(params, queryset=queryset)
+    if not filterset.is_valid():
+        raise errors.MalformedQuery(
+            "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in filterset.errors.items())
+        )
+    return filterset.qs

@@ -1,0 +1,111 @@
+"""Idempotent demo data for ``make run``: running it again changes nothing but the
+printed API token (a new one each run; older demo tokens are revoked)."""
+
+from __future__ import annotations
+
+import random
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from segments import services
+from segments.models import Account, ApiToken, Ledger, Membership, Organization, Role, Segment
+
+ORGANIZATION = {"legal_name": "Lerian Bank", "legal_document": "12345678000199"}
+LEDGERS = ["Cards", "Banking"]
+LEDGER_SEGMENTS = {
+    "Black": {"description": "Premium cards: lounge access, insurance, concierge.", "metadata": {"tier": "black", "lounge": True}},
+    "Platinum": {"description": "High-limit cards with travel benefits.", "metadata": {"tier": "platinum"}},
+    "Student": {"description": "Fee-free account with cashback on education.", "metadata": {"tier": "student", "cashback": "2%"}},
+}
+ORGANIZATION_SEGMENT = ("Private", {"description": "Private banking clients across every ledger.", "metadata": {"manager": "desk-1"}})
+ACCOUNTS_PER_LEDGER = 30
+PORTFOLIOS_PER_LEDGER = 3
+USERS = [("demo", Role.OPERATOR), ("demo-admin", Role.ADMIN), ("demo-viewer", Role.VIEWER)]
+ACCOUNT_TYPES = ["deposit", "savings", "creditCard"]
+
+
+class Command(BaseCommand):
+    help = "Load the demo organization, ledgers, segments, accounts, portfolios and users."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="console URL to print")
+
+    def handle(self, *args, url: str, **options) -> None:
+        with transaction.atomic():
+            users = self._users()
+            actor = users["demo-admin"]
+            organization = Organization.objects.filter(legal_name=ORGANIZATION["legal_name"]).first()
+            if organization is None:
+                organization = services.create_organization(actor, **ORGANIZATION)
+            for username, role in USERS:
+                Membership.objects.update_or_create(
+                    user=users[username], organization=organization, defaults={"role": role}
+                )
+            private = self._segment(actor, organization, None, *ORGANIZATION_SEGMENT)
+            for ledger_name in LEDGERS:
+                self._ledger(actor, organization, ledger_name, private)
+            demo = users["demo"]
+            ApiToken.objects.filter(user=demo, name="demo").delete()
+            _, token = ApiToken.issue(demo, name="demo")
+        ledger = Ledger.objects.get(organization=organization, name="Cards")
+        self.stdout.write(
+            "\nDemo data ready.\n"
+            f"  Console:  {url}/organizations/{organization.pk}/ledgers/{ledger.pk}/segments/\n"
+            "  Login:    demo / demo  (operator)   ·   demo-admin / demo (admin)   ·   "
+            "demo-viewer / demo (viewer)\n"
+            f"  API:      curl -H \"Authorization: Bearer {token}\" {url}/v1/organizations\n"
+            f"  API token (user demo): {token}\n"
+        )
+
+    def _users(self) -> dict:
+        user_model = get_user_model()
+        users = {}
+        for username, _ in USERS:
+            user, created = user_model.objects.get_or_create(username=username)
+            if created:
+                user.set_password("demo")
+                user.save()
+            users[username] = user
+        return users
+
+    def _segment(self, actor, organization, ledger, name, fields) -> Segment:
+        existing = Segment.objects.filter(organization=organization, ledger=ledger, name=name).first()
+        return existing or services.create_segment(actor, organization, ledger, name=name, **fields)
+
+    def _ledger(self, actor, organization, name, private) -> None:
+        ledger = Ledger.objects.filter(organization=organization, name=name).first()
+        if ledger is None:
+            ledger = services.create_ledger(actor, organization, name=name)
+        segments = [self._segment(actor, organization, ledger, seg_name, fields) for seg_name, fields in LEDGER_SEGMENTS.items()]
+        if Account.objects.filter(ledger=ledger).exists():
+            return
+        rng = random.Random(name)
+        choices = [*segments, private, None]
+        portfolios = []
+        for index in range(PORTFOLIOS_PER_LEDGER):
+            segment = choices[index % len(choices)]
+            portfolios.append(
+                services.create_portfolio(
+                    actor,
+                    ledger,
+                    name=f"{name} portfolio {index + 1}",
+                    entity_id=f"HOLDER-{name[:3].upper()}-{index + 1:03d}",
+                    segment_id=segment.pk if segment else None,
+                )
+            )
+        for index in range(ACCOUNTS_PER_LEDGER):
+            segment = rng.choices(choices, weights=[5, 3, 4, 2, 3])[0]
+            portfolio = rng.choice([*portfolios, None, None])
+            services.create_account(
+                actor,
+                ledger,
+                name=f"{name} account {index + 1:02d}",
+                type=rng.choice(ACCOUNT_TYPES),
+                asset_code=rng.choice(["BRL", "BRL", "USD"]),
+                alias=f"@{name.lower()}-{index + 1:03d}",
+                segment_id=segment.pk if segment else None,
+                portfolio_id=portfolio.pk if portfolio else None,
+                metadata={"branch": f"{rng.randint(1, 40):04d}"} if index % 3 == 0 else {},
+            )

@@ -1,0 +1,396 @@
+"""The five entities of the onboarding domain, tenancy memberships, API tokens and
+segment history. See ``shared/spec/domain.md``.
+
+Rows are never removed: ``deleted_at`` marks a soft delete. ``objects`` shows live
+rows only; ``all_objects`` shows every row (audit, admin restore).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from uuid6 import uuid7
+
+from segments.validators import (
+    validate_address,
+    validate_alias,
+    validate_asset_code,
+    validate_metadata,
+)
+
+
+class Status(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    INACTIVE = "INACTIVE", "Inactive"
+    PENDING = "PENDING", "Pending"
+    SUSPENDED = "SUSPENDED", "Suspended"
+
+
+class LiveQuerySet(models.QuerySet):
+    def live(self) -> LiveQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self) -> LiveQuerySet:
+        return self.filter(deleted_at__isnull=False)
+
+
+class LiveManager(models.Manager.from_queryset(LiveQuerySet)):
+    """Hides soft-deleted rows: what every list, count, lookup and select uses."""
+
+    def get_queryset(self) -> LiveQuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class AllRowsManager(models.Manager.from_queryset(LiveQuerySet)):
+    """Every row, deleted ones included (audit, restore)."""
+
+
+class Entity(models.Model):
+    """Fields common to the five entities: UUIDv7 id, status, flat metadata, timestamps and
+    soft delete."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    status_code = models.CharField(
+        "status", max_length=100, choices=Status.choices, default=Status.ACTIVE
+    )
+    status_description = models.CharField(
+        "status description", max_length=256, null=True, blank=True
+    )
+    metadata = models.JSONField(default=dict, blank=True, validators=[validate_metadata])
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = LiveManager()
+    all_objects = AllRowsManager()
+
+    entity_type = "Entity"
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @classmethod
+    def status_check(cls, table: str) -> models.CheckConstraint:
+        return models.CheckConstraint(
+            condition=Q(status_code__in=Status.values), name=f"{table}_status_code_valid"
+        )
+
+
+class Organization(Entity):
+    legal_name = models.CharField(max_length=256)
+    legal_document = models.CharField(max_length=256)
+    doing_business_as = models.CharField(max_length=256, null=True, blank=True)
+    parent_organization = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    address = models.JSONField(default=dict, blank=True, validators=[validate_address])
+
+    entity_type = "Organization"
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            Entity.status_check("organization"),
+            models.CheckConstraint(
+                condition=~Q(parent_organization=models.F("id")),
+                name="organization_not_own_parent",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at", "id"],
+                name="organization_live_created",
+                condition=Q(deleted_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.legal_name
+
+
+class Ledger(Entity):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="ledgers")
+    name = models.CharField(max_length=256)
+
+    entity_type = "Ledger"
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [Entity.status_check("ledger")]
+        indexes = [
+            models.Index(
+                fields=["organization", "created_at", "id"],
+                name="ledger_live_created",
+                condition=Q(deleted_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Segment(Entity):
+    """A cluster of accounts and portfolios sharing characteristics and benefits.
+
+    A ledger segment (``ledger`` set) serves that ledger; an organization segment
+    (``ledger`` null) serves every ledger of the organization. Names are unique,
+    case-insensitively, among live segments of the same scope.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="segments"
+    )
+    ledger = models.ForeignKey(
+        Ledger, on_delete=models.PROTECT, null=True, blank=True, related_name="segments"
+    )
+    name = models.CharField(max_length=256)
+    description = models.CharField(max_length=1000, null=True, blank=True)
+
+    entity_type = "Segment"
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            Entity.status_check("segment"),
+            models.UniqueConstraint(
+                Lower("name"),
+                "ledger",
+                name="segment_name_unique_per_ledger",
+                condition=Q(deleted_at__isnull=True, ledger__isnull=False),
+                violation_error_code="duplicate_segment_name",
+            ),
+            models.UniqueConstraint(
+                Lower("name"),
+                "organization",
+                name="segment_name_unique_per_organization",
+                condition=Q(deleted_at__isnull=True, ledger__isnull=True),
+                violation_error_code="duplicate_segment_name",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["ledger", "created_at", "id"],
+                name="segment_live_ledger_created",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["organization", "created_at", "id"],
+                name="segment_live_org_created",
+                condition=Q(deleted_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_organization_level(self) -> bool:
+        return self.ledger_id is None
+
+
+class Portfolio(Entity):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="portfolios"
+    )
+    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="portfolios")
+    name = models.CharField(max_length=256)
+    entity_id = models.CharField(max_length=256, null=True, blank=True)
+    segment = models.ForeignKey(
+        Segment, on_delete=models.PROTECT, null=True, blank=True, related_name="portfolios"
+    )
+
+    entity_type = "Portfolio"
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [Entity.status_check("portfolio")]
+        indexes = [
+            models.Index(
+                fields=["ledger", "created_at", "id"],
+                name="portfolio_live_created",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["segment", "created_at", "id"],
+                name="portfolio_live_segment",
+                condition=Q(deleted_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(Entity):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="accounts"
+    )
+    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="accounts")
+    name = models.CharField(max_length=256, null=True, blank=True)
+    type = models.CharField(max_length=256)
+    asset_code = models.CharField(max_length=100, validators=[validate_asset_code])
+    alias = models.CharField(max_length=100, null=True, blank=True)
+    entity_id = models.CharField(max_length=256, null=True, blank=True)
+    parent_account = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+    )
+    segment = models.ForeignKey(
+        Segment, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+    )
+    blocked = models.BooleanField(default=False)
+
+    entity_type = "Account"
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            Entity.status_check("account"),
+            models.UniqueConstraint(
+                "ledger",
+                "alias",
+                name="account_alias_unique_per_ledger",
+                condition=Q(deleted_at__isnull=True, alias__isnull=False),
+                violation_error_code="duplicate_alias",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["ledger", "created_at", "id"],
+                name="account_live_created",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["segment", "created_at", "id"],
+                name="account_live_segment",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["portfolio", "created_at", "id"],
+                name="account_live_portfolio",
+                condition=Q(deleted_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.alias or self.name or str(self.id)
+
+    @property
+    def effective_segment_id(self):
+        """An account's own segment, else its portfolio's, else none."""
+        if self.segment_id:
+            return self.segment_id
+        return self.portfolio.segment_id if self.portfolio_id else None
+
+
+Account._meta.get_field("alias").validators.append(validate_alias)
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    OPERATOR = "operator", "Operator"
+    ADMIN = "admin", "Admin"
+
+
+class Membership(models.Model):
+    """A user's role in one organization: the only source of tenancy."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=Role.values), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.organization} · {self.role}"
+
+
+class ApiToken(models.Model):
+    """A bearer token of one user. Only its SHA-256 is stored; the token is shown once."""
+
+    PREFIX = "sc_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, default="default")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.name}"
+
+    @staticmethod
+    def hash(raw_token: str) -> str:
+        return hashlib.sha256(raw_token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user, name: str = "default") -> tuple[ApiToken, str]:
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        return cls.objects.create(user=user, name=name, token_hash=cls.hash(raw)), raw
+
+
+class HistoryAction(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    DELETED = "deleted", "Deleted"
+    RESTORED = "restored", "Restored"
+    MEMBERS_ASSIGNED = "members_assigned", "Members assigned"
+    MEMBERS_REMOVED = "members_removed", "Members removed"
+
+
+class SegmentHistory(models.Model):
+    """One change to a segment or to its membership: who, when, what (before → after).
+
+    A bulk assignment is one entry that records counts, not one row per account.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="history")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="segment_history"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=30, choices=HistoryAction.choices)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "segment history"
+        indexes = [models.Index(fields=["segment", "-created_at"], name="history_segment_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} {self.action} by {self.actor_name}"

@@ -1,0 +1,320 @@
+"""Reads: one query function per list, tenancy applied, shared by the API and the
+console. Each returns a lazy queryset with what its list shows (counts, related rows)
+already joined or annotated, so a page costs a constant number of queries."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from segments import errors
+from segments.filters import (
+    AccountFilterSet,
+    LedgerFilterSet,
+    OrganizationFilterSet,
+    PortfolioFilterSet,
+    SegmentFilterSet,
+    apply_filters,
+)
+from segments.models import (
+    Account,
+    Ledger,
+    Organization,
+    Portfolio,
+    Segment,
+    SegmentHistory,
+)
+from segments.tenancy import get_visible, restrict
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 100
+
+
+# --------------------------------------------------------------------------- single objects
+
+
+def get_organization(user, organization_id: Any) -> Organization:
+    """A live organization the user is a member of, or 0007."""
+    return get_visible(Organization.objects.all(), user, pk=organization_id)
+
+
+def get_ledger(user, organization_id: Any, ledger_id: Any) -> Ledger:
+    """A live ledger of a live organization the user belongs to; the ledger must belong to
+    the organization in the path (0007 otherwise)."""
+    return get_visible(
+        Ledger.objects.select_related("organization").filter(
+            organization__deleted_at__isnull=True
+        ),
+        user,
+        pk=ledger_id,
+        organization_id=organization_id,
+    )
+
+
+def get_segment(user, organization_id: Any, ledger_id: Any | None, segment_id: Any) -> Segment:
+    """A live segment in the path's scope: of that ledger, or of the organization itself
+    when ``ledger_id`` is None."""
+    queryset = Segment.objects.select_related("organization", "ledger").filter(
+        organization__deleted_at__isnull=True
+    )
+    if ledger_id is None:
+        queryset = queryset.filter(ledger__isnull=True)
+    else:
+        queryset = queryset.filter(ledger_id=ledger_id, ledger__deleted_at__isnull=True)
+    return get_visible(queryset, user, pk=segment_id, organization_id=organization_id)
+
+
+def get_portfolio(user, organization_id: Any, ledger_id: Any, portfolio_id: Any) -> Portfolio:
+    return get_visible(
+        Portfolio.objects.select_related("ledger", "segment").filter(
+            ledger__deleted_at__isnull=True, organization__deleted_at__isnull=True
+        ),
+        user,
+        pk=portfolio_id,
+        ledger_id=ledger_id,
+        organization_id=organization_id,
+    )
+
+
+def get_account(user, organization_id: Any, ledger_id: Any, **lookup: Any) -> Account:
+    """An account of the path's ledger, by id (``pk=``) or alias (``alias=``)."""
+    return get_visible(
+        Account.objects.select_related("ledger", "segment", "portfolio").filter(
+            ledger__deleted_at__isnull=True, organization__deleted_at__isnull=True
+        ),
+        user,
+        ledger_id=ledger_id,
+        organization_id=organization_id,
+        **lookup,
+    )
+
+
+# --------------------------------------------------------------------------- lists
+
+
+def _member_count(model, field: str = "segment") -> Coalesce:
+    counts = (
+        model.objects.filter(**{field: OuterRef("pk")})
+        .order_by()
+        .values(field)
+        .annotate(total=Count("pk"))
+        .values("total")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
+
+
+def with_member_counts(queryset: QuerySet[Segment]) -> QuerySet[Segment]:
+    """Segments annotated with ``account_count`` and ``portfolio_count`` (live members)."""
+    return queryset.annotate(
+        account_count=_member_count(Account), portfolio_count=_member_count(Portfolio)
+    )
+
+
+def list_organizations(user, params: Mapping[str, Any]) -> QuerySet[Organization]:
+    return apply_filters(OrganizationFilterSet, params, restrict(Organization.objects.all(), user))
+
+
+def list_ledgers(user, organization: Organization, params: Mapping[str, Any]) -> QuerySet[Ledger]:
+    queryset = restrict(Ledger.objects.filter(organization=organization), user)
+    return apply_filters(LedgerFilterSet, params, queryset)
+
+
+def list_segments(
+    user, organization: Organization, ledger: Ledger | None, params: Mapping[str, Any]
+) -> QuerySet[Segment]:
+    """Segments of a ledger, or the organization-level segments when ``ledger`` is None,
+    with their member counts."""
+    queryset = Segment.objects.filter(organization=organization, ledger=ledger).select_related(
+        "ledger"
+    )
+    queryset = restrict(queryset, user)
+    return with_member_counts(apply_filters(SegmentFilterSet, params, queryset))
+
+
+def segments_usable_in(user, ledger: Ledger) -> QuerySet[Segment]:
+    """Segments that accounts and portfolios of the ledger may join or already show: the
+    ledger's own and its organization's, live; ledger ones first."""
+    queryset = Segment.objects.filter(
+        Q(ledger=ledger) | Q(ledger__isnull=True, organization_id=ledger.organization_id)
+    )
+    return restrict(queryset, user).order_by("-ledger_id", "name", "id")
+
+
+def list_portfolios(user, ledger: Ledger, params: Mapping[str, Any]) -> QuerySet[Portfolio]:
+    queryset = restrict(Portfolio.objects.filter(ledger=ledger), user).select_related("segment")
+    return apply_filters(PortfolioFilterSet, params, queryset)
+
+
+def list_accounts(user, ledger: Ledger, params: Mapping[str, Any]) -> QuerySet[Account]:
+    queryset = restrict(Account.objects.filter(ledger=ledger), user).select_related(
+        "segment", "portfolio", "portfolio__segment"
+    )
+    return apply_filters(AccountFilterSet, params, queryset)
+
+
+def list_segment_accounts(
+    user, segment: Segment, params: Mapping[str, Any]
+) -> QuerySet[Account]:
+    """Accounts tagged with the segment (its direct members)."""
+    queryset = restrict(Account.objects.filter(segment=segment), user).select_related(
+        "ledger", "portfolio"
+    )
+    return apply_filters(AccountFilterSet, params, queryset)
+
+
+def list_segment_portfolios(
+    user, segment: Segment, params: Mapping[str, Any]
+) -> QuerySet[Portfolio]:
+    queryset = restrict(Portfolio.objects.filter(segment=segment), user).select_related("ledger")
+    return apply_filters(PortfolioFilterSet, params, queryset)
+
+
+def list_segment_history(user, segment: Segment) -> QuerySet[SegmentHistory]:
+    return restrict(SegmentHistory.objects.filter(segment=segment), user).select_related("actor")
+
+
+def member_counts(segment: Segment) -> dict[str, int]:
+    """Direct members (accounts and portfolios tagged with the segment) and the accounts
+    it reaches (its own plus those whose portfolio is in it and that have no segment of
+    their own)."""
+    accounts = Account.objects.filter(segment=segment).count()
+    portfolios = Portfolio.objects.filter(segment=segment).count()
+    through_portfolio = Account.objects.filter(
+        segment__isnull=True, portfolio__segment=segment, portfolio__deleted_at__isnull=True
+    ).count()
+    return {
+        "accounts": accounts,
+        "portfolios": portfolios,
+        "accounts_reached": accounts + through_portfolio,
+    }
+
+
+# --------------------------------------------------------------------------- paging
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    page: int
+    limit: int
+    total: int
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.limit + 1 if self.items else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.page - 1) * self.limit + len(self.items)
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.total // self.limit))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.page_count
+
+
+def _positive_int(params: Mapping[str, Any], name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise errors.MalformedQuery(f"Query parameter '{name}' must be a whole number.") from None
+    if value < 1:
+        raise errors.MalformedQuery(f"Query parameter '{name}' must be at least 1.")
+    return value
+
+
+def page_params(params: Mapping[str, Any]) -> tuple[int, int]:
+    """``page`` (≥ 1, default 1) and ``limit`` (1–100, default 10), or 0082 / 0080."""
+    limit = _positive_int(params, "limit", DEFAULT_LIMIT)
+    if limit > MAX_LIMIT:
+        raise errors.LimitTooLarge(f"limit may not exceed {MAX_LIMIT} (got {limit}).")
+    return _positive_int(params, "page", 1), limit
+
+
+def paginate(queryset: QuerySet, params: Mapping[str, Any]) -> Page:
+    """One page by offset, with the exact total: two queries."""
+    page, limit = page_params(params)
+    offset = (page - 1) * limit
+    items = list(queryset[offset : offset + limit])
+    if offset == 0 and len(items) < limit:
+        total = len(items)
+    else:
+        total = queryset.order_by().count()
+    return Page(items=items, page=page, limit=limit, total=total)
+
+
+@dataclass(frozen=True)
+class CursorPage:
+    items: list
+    limit: int
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def _encode_cursor(obj, direction: str) -> str:
+    payload = {"t": obj.created_at.isoformat(), "i": str(obj.pk), "d": direction}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return dt.datetime.fromisoformat(payload["t"]), uuid.UUID(payload["i"]), payload["d"]
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise errors.MalformedQuery("cursor is not valid; use a cursor from a response.") from None
+
+
+def paginate_by_cursor(queryset: QuerySet, params: Mapping[str, Any]) -> CursorPage:
+    """Keyset paging on (created_at, id): stable under inserts and as fast deep as on the
+    first page. ``sort_order`` sets the direction; the cursor says which way to move."""
+    _, limit = page_params(params)
+    descending = (params.get("sort_order") or "asc").lower() == "desc"
+    cursor = params.get("cursor")
+    moving_back = False
+    if cursor:
+        created_at, pk, direction = _decode_cursor(cursor)
+        moving_back = direction == "prev"
+        after = descending == moving_back  # move towards larger keys?
+        if after:
+            queryset = queryset.filter(
+                Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk)
+            )
+        else:
+            queryset = queryset.filter(
+                Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+            )
+    ascending_scan = descending == moving_back
+    order = ("created_at", "id") if ascending_scan else ("-created_at", "-id")
+    rows = list(queryset.order_by(*order)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if moving_back:
+        rows.reverse()
+    has_next = more if not moving_back else True
+    has_prev = bool(cursor) if not moving_back else more
+    return CursorPage(
+        items=rows,
+        limit=limit,
+        next_cursor=_encode_cursor(rows[-1], "next") if rows and has_next else None,
+        prev_cursor=_encode_cursor(rows[0], "prev") if rows and has_prev else None,
+    )

@@ -1,0 +1,89 @@
+"""Tenancy: which rows a user may see or change. Nothing else decides it.
+
+A user sees the rows of the organizations where they hold a membership. The role in
+that organization decides what they may do:
+
+- ``viewer``: view;
+- ``operator``: view, create, update and assign members;
+- ``admin``: all of the above, plus delete and manage memberships.
+
+Another organization's rows are simply not there for the user (404, never 403).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from django.db import models
+
+from segments.errors import EntityNotFound, PermissionDenied
+from segments.models import Membership, Organization, Role
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    CHANGE = "change"
+    DELETE = "delete"
+
+
+ROLES_ALLOWED: dict[Action, tuple[str, ...]] = {
+    Action.VIEW: (Role.VIEWER, Role.OPERATOR, Role.ADMIN),
+    Action.CHANGE: (Role.OPERATOR, Role.ADMIN),
+    Action.DELETE: (Role.ADMIN,),
+}
+
+
+def _organization_path(model: type[models.Model]) -> str:
+    return "pk" if model is Organization else "organization_id"
+
+
+def restrict(
+    queryset: models.QuerySet[ModelT], user, action: Action | str = Action.VIEW
+) -> models.QuerySet[ModelT]:
+    """The rows of ``queryset`` that ``user`` may perform ``action`` on: those of the
+    organizations where the user's role allows it. Anonymous and inactive users get
+    nothing."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    organizations = Membership.objects.filter(
+        user_id=user.pk, role__in=ROLES_ALLOWED[Action(action)]
+    ).values("organization_id")
+    return queryset.filter(**{f"{_organization_path(queryset.model)}__in": organizations})
+
+
+def get_visible(queryset: models.QuerySet[ModelT], user, **lookup) -> ModelT:
+    """The one row matching ``lookup`` that the user may see, or ``EntityNotFound`` (0007),
+    whether the row does not exist, is deleted or belongs to another tenant."""
+    obj = restrict(queryset, user, Action.VIEW).filter(**lookup).first()
+    if obj is None:
+        raise EntityNotFound(
+            f"No {queryset.model.entity_type.lower()} was found for the given ID.",
+            entity_type=queryset.model.entity_type,
+        )
+    return obj
+
+
+def can(user, organization_id, action: Action | str) -> bool:
+    """Whether the user's role in the organization allows ``action``."""
+    return restrict(Organization.objects.filter(pk=organization_id), user, action).exists()
+
+
+def authorize(user, organization_id, action: Action | str) -> None:
+    """Refuse (9004) a member whose role does not allow ``action``. Call it only after the
+    object was found through ``get_visible``, so non-members already got a 404."""
+    if not can(user, organization_id, action):
+        raise PermissionDenied(f"Your role in this organization does not allow '{action}'.")
+
+
+def role_of(user, organization_id) -> str | None:
+    """The user's role in the organization, or None; for showing or hiding controls."""
+    if not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.filter(user_id=user.pk, organization_id=organization_id)
+        .values_list("role", flat=True)
+        .first()
+    )

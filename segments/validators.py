@@ -1,0 +1,113 @@
+"""Field rules shared by every face (API, console, admin) through the models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+
+METADATA_MAX_KEYS = 100
+METADATA_KEY_MAX_LENGTH = 100
+METADATA_VALUE_MAX_LENGTH = 2000
+
+# ValidationError codes that map to their own Midaz error code.
+METADATA_KEY_TOO_LONG = "metadata_key_too_long"
+METADATA_VALUE_TOO_LONG = "metadata_value_too_long"
+METADATA_NESTED = "metadata_nested"
+METADATA_TOO_MANY_KEYS = "metadata_too_many_keys"
+
+
+def metadata_value_text(value: Any) -> str:
+    """The text form of a flat metadata value, as filters compare it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def validate_metadata(metadata: Any) -> None:
+    """Metadata is a flat object: at most 100 keys of at most 100 characters, each value a
+    string, number, boolean or null whose text form is at most 2000 characters."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise ValidationError("Metadata must be a JSON object.", code="invalid")
+    if len(metadata) > METADATA_MAX_KEYS:
+        raise ValidationError(
+            f"Metadata may have at most {METADATA_MAX_KEYS} keys (got {len(metadata)}).",
+            code=METADATA_TOO_MANY_KEYS,
+        )
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValidationError("Metadata keys must be non-empty text.", code="invalid")
+        if len(key) > METADATA_KEY_MAX_LENGTH:
+            raise ValidationError(
+                f"Metadata key '{key[:20]}…' is longer than {METADATA_KEY_MAX_LENGTH} characters.",
+                code=METADATA_KEY_TOO_LONG,
+                params={"key": key},
+            )
+        if isinstance(value, dict | list | tuple):
+            raise ValidationError(
+                f"Metadata value of '{key}' is nested; values must be flat.",
+                code=METADATA_NESTED,
+                params={"key": key},
+            )
+        if len(metadata_value_text(value)) > METADATA_VALUE_MAX_LENGTH:
+            raise ValidationError(
+                f"Metadata value of '{key}' is longer than {METADATA_VALUE_MAX_LENGTH} characters.",
+                code=METADATA_VALUE_TOO_LONG,
+                params={"key": key},
+            )
+
+
+ALIAS_PATTERN = re.compile(r"^[A-Za-z0-9@_\-:./]+$")
+EXTERNAL_ALIAS_PREFIX = "@external/"
+
+
+def validate_alias(alias: str) -> None:
+    """An alias uses letters, digits and ``@ _ - : . /`` and may not claim the reserved
+    ``@external/`` prefix."""
+    if not ALIAS_PATTERN.match(alias):
+        raise ValidationError(
+            "Alias may contain only letters, digits and @ _ - : . /", code="invalid"
+        )
+    if alias.lower().startswith(EXTERNAL_ALIAS_PREFIX):
+        raise ValidationError("Aliases starting with @external/ are reserved.", code="invalid")
+
+
+validate_asset_code = RegexValidator(
+    r"^[A-Z0-9]+$", "Asset code must be upper-case letters and digits (e.g. BRL).", "invalid"
+)
+
+validate_country = RegexValidator(
+    r"^[A-Z]{2}$", "Country must be an ISO 3166-1 alpha-2 code (e.g. BR).", "invalid"
+)
+
+ADDRESS_LIMITS = {"line1": 256, "line2": 256, "zipCode": 20, "city": 100, "state": 100, "country": 2}
+
+
+def validate_address(address: Any) -> None:
+    """An address has only line1, line2, zipCode, city, state and country (ISO alpha-2),
+    each a text within its length."""
+    if address is None:
+        return
+    if not isinstance(address, dict):
+        raise ValidationError("Address must be an object.", code="invalid")
+    unknown = sorted(set(address) - set(ADDRESS_LIMITS))
+    if unknown:
+        raise ValidationError(f"Unknown address fields: {', '.join(unknown)}.", code="invalid")
+    for part, limit in ADDRESS_LIMITS.items():
+        value = address.get(part)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ValidationError(f"Address {part} must be text.", code="invalid")
+        if len(value) > limit:
+            raise ValidationError(
+                f"Address {part} may have at most {limit} characters.", code="invalid"
+            )
+    if address.get("country"):
+        validate_country(address["country"])
