@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("segments.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("segments.export_urls")),
     path("", include("segments.console.urls")),
 ]
