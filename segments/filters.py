@@ -14,6 +14,7 @@ API and the console report them the same way. Use ``apply_filters``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Mapping
@@ -105,7 +106,9 @@ class EntityFilterSet(django_filters.FilterSet):
             raise errors.InvalidSortOrder()
         sort = self.data.get("sort") or "created"
         if sort not in ("created", *self.sortable):
-            raise errors.MalformedQuery(f"sort must be one of: created, {', '.join(self.sortable)}.")
+            raise errors.MalformedQuery(
+                f"sort must be one of: created, {', '.join(self.sortable)}."
+            )
         keys = [self.sortable[sort], "id"] if sort != "created" else ["created_at", "id"]
         if direction == "desc":
             return queryset.order_by(*(_descending(key) for key in keys))
@@ -132,10 +135,8 @@ def _search_q(value: str, *text_fields: str) -> Q:
     query = Q()
     for field in text_fields:
         query |= Q(**{f"{field}__icontains": value})
-    try:
+    with contextlib.suppress(ValueError):
         query |= Q(pk=uuid.UUID(value.strip()))
-    except ValueError:
-        pass
     return query
 
 

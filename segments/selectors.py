@@ -51,9 +51,7 @@ def get_ledger(user, organization_id: Any, ledger_id: Any) -> Ledger:
     """A live ledger of a live organization the user belongs to; the ledger must belong to
     the organization in the path (0007 otherwise)."""
     return get_visible(
-        Ledger.objects.select_related("organization").filter(
-            organization__deleted_at__isnull=True
-        ),
+        Ledger.objects.select_related("organization").filter(organization__deleted_at__isnull=True),
         user,
         pk=ledger_id,
         organization_id=organization_id,
@@ -161,9 +159,7 @@ def list_accounts(user, ledger: Ledger, params: Mapping[str, Any]) -> QuerySet[A
     return apply_filters(AccountFilterSet, params, queryset)
 
 
-def list_segment_accounts(
-    user, segment: Segment, params: Mapping[str, Any]
-) -> QuerySet[Account]:
+def list_segment_accounts(user, segment: Segment, params: Mapping[str, Any]) -> QuerySet[Account]:
     """Accounts tagged with the segment (its direct members)."""
     queryset = restrict(Account.objects.filter(segment=segment), user).select_related(
         "ledger", "portfolio"
@@ -255,10 +251,7 @@ def paginate(queryset: QuerySet, params: Mapping[str, Any]) -> Page:
     page, limit = page_params(params)
     offset = (page - 1) * limit
     items = list(queryset[offset : offset + limit])
-    if offset == 0 and len(items) < limit:
-        total = len(items)
-    else:
-        total = queryset.order_by().count()
+    total = len(items) if offset == 0 and len(items) < limit else queryset.order_by().count()
     return Page(items=items, page=page, limit=limit, total=total)
 
 

@@ -184,7 +184,11 @@ def _domain_error_from(obj: Entity, exc: ValidationError) -> errors.DomainError:
     ):
         if code in metadata_codes:
             return error_class(fields["metadata"], entity_type=obj.entity_type, fields=fields)
-    if any(code in ("blank", "null", "required") for field_codes in codes.values() for code in field_codes):
+    if any(
+        code in ("blank", "null", "required")
+        for field_codes in codes.values()
+        for code in field_codes
+    ):
         missing = {
             field: "required"
             for field, field_codes in codes.items()
@@ -223,7 +227,9 @@ def _merge_metadata(current: dict | None, patch: Mapping[str, Any] | None) -> di
     if patch is None:
         return {}
     if not isinstance(patch, Mapping):
-        raise errors.InvalidField("metadata must be an object.", fields={"metadata": "must be an object"})
+        raise errors.InvalidField(
+            "metadata must be an object.", fields={"metadata": "must be an object"}
+        )
     merged = dict(current or {})
     for key, value in patch.items():
         if value is None:
@@ -349,7 +355,8 @@ def segment_for_member(ledger: Ledger, segment_id: Any) -> Segment:
         )
     if segment.status_code != Status.ACTIVE:
         raise errors.SegmentNotActive(
-            f"Segment '{segment.name}' is {segment.status_code}; only ACTIVE segments accept members.",
+            f"Segment '{segment.name}' is {segment.status_code}; "
+            "only ACTIVE segments accept members.",
             entity_type="Segment",
             fields={"segment_id": "segment is not active"},
         )
@@ -359,9 +366,9 @@ def segment_for_member(ledger: Ledger, segment_id: Any) -> Segment:
 def _portfolio_in_ledger(ledger: Ledger, portfolio_id: Any) -> Portfolio:
     """An account's portfolio is a live portfolio of the same ledger (else 0035)."""
     portfolio_uuid = _as_uuid(portfolio_id, "portfolio_id")
-    if not Portfolio.objects.filter(pk=portfolio_uuid, ledger_id=ledger.pk).exists() or not _hold_live(
-        Portfolio, portfolio_uuid
-    ):
+    if not Portfolio.objects.filter(
+        pk=portfolio_uuid, ledger_id=ledger.pk
+    ).exists() or not _hold_live(Portfolio, portfolio_uuid):
         raise errors.PortfolioNotFound(
             entity_type="Portfolio", fields={"portfolio_id": "portfolio not found in this ledger"}
         )
@@ -389,7 +396,11 @@ def _parent_account_in_ledger(account: Account, parent_id: Any) -> None:
                 fields={"parent_account_id": "would create a cycle"},
             )
         seen.add(cursor.pk)
-        cursor = Account.all_objects.filter(pk=cursor.parent_account_id).first() if cursor.parent_account_id else None
+        cursor = (
+            Account.all_objects.filter(pk=cursor.parent_account_id).first()
+            if cursor.parent_account_id
+            else None
+        )
 
 
 # --------------------------------------------------------------------------- organizations
@@ -511,7 +522,9 @@ def delete_ledger(actor, ledger: Ledger, *, if_match: str | None = None) -> None
 
 
 @transaction.atomic
-def create_segment(actor, organization: Organization, ledger: Ledger | None = None, **fields: Any) -> Segment:
+def create_segment(
+    actor, organization: Organization, ledger: Ledger | None = None, **fields: Any
+) -> Segment:
     """Create a segment in a ledger, or at organization level when ``ledger`` is None.
     Its name (trimmed) must be free, case-insensitively, among the live segments of that
     scope (0015)."""
@@ -621,7 +634,9 @@ def create_portfolio(actor, ledger: Ledger, **fields: Any) -> Portfolio:
         portfolio.segment = segment_for_member(ledger, fields["segment_id"])
     _validate(portfolio)
     _save(portfolio, create=True)
-    _record_membership(portfolio.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, portfolio_ids=[portfolio.pk])
+    _record_membership(
+        portfolio.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, portfolio_ids=[portfolio.pk]
+    )
     return portfolio
 
 
@@ -642,8 +657,15 @@ def update_portfolio(
     _apply_changes(portfolio, changes, {"segment_id"})
     portfolio = _finish_update(portfolio)
     if portfolio.segment_id != previous_segment_id:
-        _record_membership(previous_segment_id, actor, HistoryAction.MEMBERS_REMOVED, portfolio_ids=[portfolio.pk])
-        _record_membership(portfolio.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, portfolio_ids=[portfolio.pk])
+        _record_membership(
+            previous_segment_id, actor, HistoryAction.MEMBERS_REMOVED, portfolio_ids=[portfolio.pk]
+        )
+        _record_membership(
+            portfolio.segment_id,
+            actor,
+            HistoryAction.MEMBERS_ASSIGNED,
+            portfolio_ids=[portfolio.pk],
+        )
     return portfolio
 
 
@@ -653,9 +675,13 @@ def delete_portfolio(actor, portfolio: Portfolio, *, if_match: str | None = None
     leaves its segment too."""
     portfolio = _lock_for_update(portfolio)
     _check_if_match(portfolio, if_match)
-    _refuse_if_children(portfolio, {"accounts": portfolio.accounts.filter(deleted_at__isnull=True).count()})
+    _refuse_if_children(
+        portfolio, {"accounts": portfolio.accounts.filter(deleted_at__isnull=True).count()}
+    )
     _soft_delete(portfolio)
-    _record_membership(portfolio.segment_id, actor, HistoryAction.MEMBERS_REMOVED, portfolio_ids=[portfolio.pk])
+    _record_membership(
+        portfolio.segment_id, actor, HistoryAction.MEMBERS_REMOVED, portfolio_ids=[portfolio.pk]
+    )
 
 
 # --------------------------------------------------------------------------- accounts
@@ -686,7 +712,9 @@ def create_account(actor, ledger: Ledger, **fields: Any) -> Account:
         account.segment = segment_for_member(ledger, fields["segment_id"])
     _validate(account)
     _save(account, create=True)
-    _record_membership(account.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, account_ids=[account.pk])
+    _record_membership(
+        account.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, account_ids=[account.pk]
+    )
     return account
 
 
@@ -702,17 +730,25 @@ def update_account(
     previous_segment_id = account.segment_id
     if "portfolio_id" in changes:
         new_id = changes["portfolio_id"]
-        account.portfolio = _portfolio_in_ledger(account.ledger, new_id) if new_id is not None else None
+        account.portfolio = (
+            _portfolio_in_ledger(account.ledger, new_id) if new_id is not None else None
+        )
     if "segment_id" in changes:
         new_id = changes["segment_id"]
         account.segment = segment_for_member(account.ledger, new_id) if new_id is not None else None
     if changes.get("blocked", False) is None:
-        raise errors.InvalidField(entity_type="Account", fields={"blocked": "must be true or false"})
+        raise errors.InvalidField(
+            entity_type="Account", fields={"blocked": "must be true or false"}
+        )
     _apply_changes(account, changes, {"portfolio_id", "segment_id"})
     account = _finish_update(account)
     if account.segment_id != previous_segment_id:
-        _record_membership(previous_segment_id, actor, HistoryAction.MEMBERS_REMOVED, account_ids=[account.pk])
-        _record_membership(account.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, account_ids=[account.pk])
+        _record_membership(
+            previous_segment_id, actor, HistoryAction.MEMBERS_REMOVED, account_ids=[account.pk]
+        )
+        _record_membership(
+            account.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, account_ids=[account.pk]
+        )
     return account
 
 
@@ -722,9 +758,13 @@ def delete_account(actor, account: Account, *, if_match: str | None = None) -> N
     account leaves its segment (recorded in the segment's history)."""
     account = _lock_for_update(account)
     _check_if_match(account, if_match)
-    _refuse_if_children(account, {"accounts": account.children.filter(deleted_at__isnull=True).count()})
+    _refuse_if_children(
+        account, {"accounts": account.children.filter(deleted_at__isnull=True).count()}
+    )
     _soft_delete(account)
-    _record_membership(account.segment_id, actor, HistoryAction.MEMBERS_REMOVED, account_ids=[account.pk])
+    _record_membership(
+        account.segment_id, actor, HistoryAction.MEMBERS_REMOVED, account_ids=[account.pk]
+    )
 
 
 # --------------------------------------------------------------------------- membership in bulk
@@ -749,7 +789,9 @@ def _check_bulk_size(account_ids: list, portfolio_ids: list) -> None:
 def _refuse_missing(field: str, requested: list, found: set, what: str) -> None:
     missing = [str(pk) for pk in requested if pk not in found]
     if missing:
-        shown = ", ".join(missing[:10]) + (f" (+{len(missing) - 10} more)" if len(missing) > 10 else "")
+        shown = ", ".join(missing[:10]) + (
+            f" (+{len(missing) - 10} more)" if len(missing) > 10 else ""
+        )
         raise errors.InvalidField(
             f"{len(missing)} {what} not found in this segment's scope: {shown}.",
             entity_type="Segment",
@@ -783,7 +825,8 @@ def assign_members(
     segment = _lock_for_update(segment)
     if segment.status_code != Status.ACTIVE:
         raise errors.SegmentNotActive(
-            f"Segment '{segment.name}' is {segment.status_code}; only ACTIVE segments accept members.",
+            f"Segment '{segment.name}' is {segment.status_code}; "
+            "only ACTIVE segments accept members.",
             entity_type="Segment",
         )
     scope = _scope_filter(segment)
@@ -887,7 +930,9 @@ def _finish_update(obj: Entity) -> Entity:
 def _soft_delete(obj: Entity, *, now=None) -> None:
     obj.deleted_at = now or timezone.now()
     obj.updated_at = obj.deleted_at
-    type(obj).all_objects.filter(pk=obj.pk).update(deleted_at=obj.deleted_at, updated_at=obj.updated_at)
+    type(obj).all_objects.filter(pk=obj.pk).update(
+        deleted_at=obj.deleted_at, updated_at=obj.updated_at
+    )
 
 
 def _refuse_if_children(obj: Entity, children: Mapping[str, int]) -> None:

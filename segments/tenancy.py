@@ -13,14 +13,11 @@ Another organization's rows are simply not there for the user (404, never 403).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
 
 from django.db import models
 
 from segments.errors import EntityNotFound, PermissionDenied
 from segments.models import Membership, Organization, Role
-
-ModelT = TypeVar("ModelT", bound=models.Model)
 
 
 class Action(StrEnum):
@@ -40,7 +37,7 @@ def _organization_path(model: type[models.Model]) -> str:
     return "pk" if model is Organization else "organization_id"
 
 
-def restrict(
+def restrict[ModelT: models.Model](
     queryset: models.QuerySet[ModelT], user, action: Action | str = Action.VIEW
 ) -> models.QuerySet[ModelT]:
     """The rows of ``queryset`` that ``user`` may perform ``action`` on: those of the
@@ -54,7 +51,7 @@ def restrict(
     return queryset.filter(**{f"{_organization_path(queryset.model)}__in": organizations})
 
 
-def get_visible(queryset: models.QuerySet[ModelT], user, **lookup) -> ModelT:
+def get_visible[ModelT: models.Model](queryset: models.QuerySet[ModelT], user, **lookup) -> ModelT:
     """The one row matching ``lookup`` that the user may see, or ``EntityNotFound`` (0007),
     whether the row does not exist, is deleted or belongs to another tenant."""
     obj = restrict(queryset, user, Action.VIEW).filter(**lookup).first()

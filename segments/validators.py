@@ -86,7 +86,14 @@ validate_country = RegexValidator(
     r"^[A-Z]{2}$", "Country must be an ISO 3166-1 alpha-2 code (e.g. BR).", "invalid"
 )
 
-ADDRESS_LIMITS = {"line1": 256, "line2": 256, "zipCode": 20, "city": 100, "state": 100, "country": 2}
+ADDRESS_LIMITS = {
+    "line1": 256,
+    "line2": 256,
+    "zipCode": 20,
+    "city": 100,
+    "state": 100,
+    "country": 2,
+}
 
 
 def validate_address(address: Any) -> None:

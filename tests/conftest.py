@@ -64,7 +64,11 @@ def other_ledger(other_organization):
 @pytest.fixture
 def users(organization):
     """One user per actor of the tenancy matrix, members of ``organization``."""
-    viewer, operator, admin = UserFactory(username="viewer"), UserFactory(username="operator"), UserFactory(username="admin")
+    viewer, operator, admin = (
+        UserFactory(username="viewer"),
+        UserFactory(username="operator"),
+        UserFactory(username="admin"),
+    )
     member(viewer, organization, Role.VIEWER)
     member(operator, organization, Role.OPERATOR)
     member(admin, organization, Role.ADMIN)

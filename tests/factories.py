@@ -51,7 +51,9 @@ class SegmentFactory(factory.django.DjangoModelFactory):
         model = Segment
 
     ledger = factory.SubFactory(LedgerFactory)
-    organization = factory.LazyAttribute(lambda o: o.ledger.organization if o.ledger else OrganizationFactory())
+    organization = factory.LazyAttribute(
+        lambda o: o.ledger.organization if o.ledger else OrganizationFactory()
+    )
     name = factory.Sequence(lambda n: f"Segment {n}")
 
 

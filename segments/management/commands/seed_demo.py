@@ -15,11 +15,26 @@ from segments.models import Account, ApiToken, Ledger, Membership, Organization,
 ORGANIZATION = {"legal_name": "Lerian Bank", "legal_document": "12345678000199"}
 LEDGERS = ["Cards", "Banking"]
 LEDGER_SEGMENTS = {
-    "Black": {"description": "Premium cards: lounge access, insurance, concierge.", "metadata": {"tier": "black", "lounge": True}},
-    "Platinum": {"description": "High-limit cards with travel benefits.", "metadata": {"tier": "platinum"}},
-    "Student": {"description": "Fee-free account with cashback on education.", "metadata": {"tier": "student", "cashback": "2%"}},
+    "Black": {
+        "description": "Premium cards: lounge access, insurance, concierge.",
+        "metadata": {"tier": "black", "lounge": True},
+    },
+    "Platinum": {
+        "description": "High-limit cards with travel benefits.",
+        "metadata": {"tier": "platinum"},
+    },
+    "Student": {
+        "description": "Fee-free account with cashback on education.",
+        "metadata": {"tier": "student", "cashback": "2%"},
+    },
 }
-ORGANIZATION_SEGMENT = ("Private", {"description": "Private banking clients across every ledger.", "metadata": {"manager": "desk-1"}})
+ORGANIZATION_SEGMENT = (
+    "Private",
+    {
+        "description": "Private banking clients across every ledger.",
+        "metadata": {"manager": "desk-1"},
+    },
+)
 ACCOUNTS_PER_LEDGER = 30
 PORTFOLIOS_PER_LEDGER = 3
 USERS = [("demo", Role.OPERATOR), ("demo-admin", Role.ADMIN), ("demo-viewer", Role.VIEWER)]
@@ -36,7 +51,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = self._users()
             actor = users["demo-admin"]
-            organization = Organization.objects.filter(legal_name=ORGANIZATION["legal_name"]).first()
+            organization = Organization.objects.filter(
+                legal_name=ORGANIZATION["legal_name"]
+            ).first()
             if organization is None:
                 organization = services.create_organization(actor, **ORGANIZATION)
             for username, role in USERS:
@@ -55,7 +72,7 @@ class Command(BaseCommand):
             f"  Console:  {url}/organizations/{organization.pk}/ledgers/{ledger.pk}/segments/\n"
             "  Login:    demo / demo  (operator)   ·   demo-admin / demo (admin)   ·   "
             "demo-viewer / demo (viewer)\n"
-            f"  API:      curl -H \"Authorization: Bearer {token}\" {url}/v1/organizations\n"
+            f'  API:      curl -H "Authorization: Bearer {token}" {url}/v1/organizations\n'
             f"  API token (user demo): {token}\n"
         )
 
@@ -71,14 +88,19 @@ class Command(BaseCommand):
         return users
 
     def _segment(self, actor, organization, ledger, name, fields) -> Segment:
-        existing = Segment.objects.filter(organization=organization, ledger=ledger, name=name).first()
+        existing = Segment.objects.filter(
+            organization=organization, ledger=ledger, name=name
+        ).first()
         return existing or services.create_segment(actor, organization, ledger, name=name, **fields)
 
     def _ledger(self, actor, organization, name, private) -> None:
         ledger = Ledger.objects.filter(organization=organization, name=name).first()
         if ledger is None:
             ledger = services.create_ledger(actor, organization, name=name)
-        segments = [self._segment(actor, organization, ledger, seg_name, fields) for seg_name, fields in LEDGER_SEGMENTS.items()]
+        segments = [
+            self._segment(actor, organization, ledger, seg_name, fields)
+            for seg_name, fields in LEDGER_SEGMENTS.items()
+        ]
         if Account.objects.filter(ledger=ledger).exists():
             return
         rng = random.Random(name)
