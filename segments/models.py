@@ -392,3 +392,25 @@ class SegmentHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id} {self.action} by {self.actor_name}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful answer to a POST made with an ``Idempotency-Key``, kept 24 h so
+    that a retry with the same key and body gets the same answer and creates nothing."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
