@@ -4,8 +4,10 @@ one, else a new one), and every log line written while serving the request names
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 
@@ -39,3 +41,39 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id.get()
         return True
+
+
+request_logger = logging.getLogger("segments.requests")
+
+
+class RequestLogMiddleware:
+    """One structured line per request: request id, method, path, user, organization,
+    status and duration. Headers, bodies and query strings are never logged (tokens and
+    personal data stay out of the logs)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        kwargs = match.kwargs if match else {}
+        user = getattr(request, "user", None)
+        request_logger.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "request_id": getattr(request, "request_id", "-"),
+                    "method": request.method,
+                    "path": request.path,
+                    "route": match.route if match else None,
+                    "user": user.get_username() if user and user.is_authenticated else None,
+                    "organization": str(kwargs.get("organization_id") or "") or None,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+                separators=(",", ":"),
+            )
+        )
+        return response
