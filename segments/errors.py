@@ -174,6 +174,11 @@ class IdempotencyConflict(DomainError):
     default_message = "This Idempotency-Key was already used with a different request body."
 
 
+class ServiceUnavailable(DomainError):
+    code, http_status, title = "9008", 503, "Service Unavailable"
+    default_message = "The database is unavailable right now; nothing was changed. Retry shortly."
+
+
 class InternalError(DomainError):
     code, http_status, title = "9999", 500, "Internal Server Error"
     default_message = "internal error"

@@ -1,11 +1,299 @@
-"""Placeholder: the admin/CSV issue implements these streamed exports."""
+"""CSV exports: the console's Segments tab and a segment's Members tab, and the admin's
+"export members" action. Every export is streamed row by row from a database cursor, so
+it costs the same memory for ten rows as for a million.
 
-from django.http import HttpResponse
+Rules:
+
+- an export holds exactly what its screen lists: the same selector, the same tenancy and
+  the same filters (``request.GET``), every page of it;
+- any member of the organization may export (viewer included); a non-member gets 404 and
+  an anonymous visitor the login page;
+- a member file is what ``manage.py import_segment_members`` reads back: its ``kind`` and
+  ``id`` columns name each account or portfolio;
+- free-text cells (names, descriptions, external ids) that a spreadsheet would run as a
+  formula (starting with ``= + - @``, tab or carriage return) get a leading apostrophe;
+  ids, aliases and codes are written as they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET
+
+from segments import selectors
+from segments.errors import DomainError, EntityNotFound, MalformedQuery
+from segments.models import Account, Ledger, Portfolio, Segment
+
+CHUNK_SIZE = 2000
+FLUSH_BYTES = 64 * 1024
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+SEGMENT_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "scope",
+    "organization_id",
+    "ledger_id",
+    "status",
+    "status_description",
+    "accounts",
+    "portfolios",
+    "metadata",
+    "created_at",
+    "updated_at",
+)
+MEMBER_COLUMNS = (
+    "kind",
+    "id",
+    "alias",
+    "name",
+    "type",
+    "asset_code",
+    "portfolio_id",
+    "entity_id",
+    "ledger_id",
+    "status",
+    "blocked",
+    "created_at",
+    "segment_id",
+    "segment_name",
+)
+MEMBER_KINDS = ("accounts", "portfolios")
 
 
-def segments_csv(request, organization_id, ledger_id):
-    return HttpResponse(status=501)
+# --------------------------------------------------------------------------- streaming
 
 
-def segment_members_csv(request, organization_id, ledger_id, segment_id):
-    return HttpResponse(status=501)
+def cell(value: Any) -> str:
+    """The text of one CSV cell: empty for None, ``true``/``false``, ISO-8601 for times,
+    compact JSON for objects."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
+def text_cell(value: str | None) -> str:
+    """A free-text cell, defused so that a spreadsheet shows it instead of running it."""
+    text = cell(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The CSV text of ``header`` and ``rows``, in chunks of about 64 KB."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+        if buffer.tell() >= FLUSH_BYTES:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_response(
+    filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> StreamingHttpResponse:
+    """A streamed CSV download; ``rows`` is consumed while the response is sent."""
+    response = StreamingHttpResponse(
+        csv_chunks(header, rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def dated_filename(*parts: str) -> str:
+    """``segments-cards-20250101.csv`` from ``("segments", "Cards")``."""
+    slug = "-".join(slugify(part) or "export" for part in parts)
+    return f"{slug}-{timezone.now():%Y%m%d}.csv"
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def segment_rows(segments: QuerySet[Segment]) -> Iterator[list[str]]:
+    """One row per segment; ``segments`` must carry ``account_count`` and
+    ``portfolio_count`` (``selectors.with_member_counts``)."""
+    for segment in segments.iterator(chunk_size=CHUNK_SIZE):
+        yield [
+            cell(segment.pk),
+            text_cell(segment.name),
+            text_cell(segment.description),
+            "organization" if segment.ledger_id is None else "ledger",
+            cell(segment.organization_id),
+            cell(segment.ledger_id),
+            cell(segment.status_code),
+            text_cell(segment.status_description),
+            cell(segment.account_count),
+            cell(segment.portfolio_count),
+            cell(segment.metadata or {}),
+            cell(segment.created_at),
+            cell(segment.updated_at),
+        ]
+
+
+ACCOUNT_VALUES = (
+    "pk",
+    "alias",
+    "name",
+    "type",
+    "asset_code",
+    "portfolio_id",
+    "entity_id",
+    "ledger_id",
+    "status_code",
+    "blocked",
+    "created_at",
+)
+PORTFOLIO_VALUES = ("pk", "name", "entity_id", "ledger_id", "status_code", "created_at")
+
+
+def member_rows(
+    segment: Segment,
+    accounts: QuerySet[Account] | None,
+    portfolios: QuerySet[Portfolio] | None,
+) -> Iterator[list[str]]:
+    """The rows of a segment's members (``MEMBER_COLUMNS``): ``accounts`` first, then
+    ``portfolios``; pass None to leave a kind out."""
+    segment_id, segment_name = cell(segment.pk), text_cell(segment.name)
+    if accounts is not None:
+        values = accounts.values_list(*ACCOUNT_VALUES).iterator(chunk_size=CHUNK_SIZE)
+        for pk, alias, name, type_, asset, portfolio, entity, ledger, status, blocked, at in values:
+            yield [
+                "account",
+                cell(pk),
+                cell(alias),
+                text_cell(name),
+                cell(type_),
+                cell(asset),
+                cell(portfolio),
+                text_cell(entity),
+                cell(ledger),
+                cell(status),
+                cell(blocked),
+                cell(at),
+                segment_id,
+                segment_name,
+            ]
+    if portfolios is not None:
+        values = portfolios.values_list(*PORTFOLIO_VALUES).iterator(chunk_size=CHUNK_SIZE)
+        for pk, name, entity, ledger, status, at in values:
+            yield [
+                "portfolio",
+                cell(pk),
+                "",
+                text_cell(name),
+                "",
+                "",
+                "",
+                text_cell(entity),
+                cell(ledger),
+                cell(status),
+                "",
+                cell(at),
+                segment_id,
+                segment_name,
+            ]
+
+
+def segments_members_rows(segments: Iterable[Segment]) -> Iterator[list[str]]:
+    """Every live member of each segment, for back-office staff (no tenancy: the admin
+    sees every organization)."""
+    for segment in segments:
+        yield from member_rows(
+            segment,
+            Account.objects.filter(segment=segment).order_by("created_at", "id"),
+            Portfolio.objects.filter(segment=segment).order_by("created_at", "id"),
+        )
+
+
+# --------------------------------------------------------------------------- console views
+
+
+def _requested_kinds(request: HttpRequest) -> tuple[str, ...]:
+    """``?kind=accounts`` or ``?kind=portfolios`` narrows a member export to one kind."""
+    kind = request.GET.get("kind") or ""
+    if kind and kind not in MEMBER_KINDS:
+        raise MalformedQuery(f"kind must be one of: {', '.join(MEMBER_KINDS)}.")
+    return (kind,) if kind else MEMBER_KINDS
+
+
+def _member_segment(user, organization_id: Any, ledger: Ledger, segment_id: Any) -> Segment:
+    """A segment shown in the ledger: its own, or one of its organization's."""
+    try:
+        return selectors.get_segment(user, organization_id, ledger.pk, segment_id)
+    except EntityNotFound:
+        return selectors.get_segment(user, organization_id, None, segment_id)
+
+
+@login_required
+@require_GET
+def segments_csv(request: HttpRequest, organization_id: uuid.UUID, ledger_id: uuid.UUID):
+    """Every segment of the ledger that the Segments tab lists with these filters, with
+    its member counts."""
+    try:
+        ledger = selectors.get_ledger(request.user, organization_id, ledger_id)
+        segments = selectors.list_segments(request.user, ledger.organization, ledger, request.GET)
+    except EntityNotFound:
+        raise Http404("No such ledger.") from None
+    except DomainError as error:
+        return HttpResponseBadRequest(error.message, content_type="text/plain; charset=utf-8")
+    return csv_response(
+        dated_filename("segments", ledger.name), SEGMENT_COLUMNS, segment_rows(segments)
+    )
+
+
+@login_required
+@require_GET
+def segment_members_csv(
+    request: HttpRequest, organization_id: uuid.UUID, ledger_id: uuid.UUID, segment_id: uuid.UUID
+):
+    """Every member of the segment (accounts, then portfolios) that its Members tab lists
+    with these filters. An organization segment's members come from all its ledgers."""
+    try:
+        ledger = selectors.get_ledger(request.user, organization_id, ledger_id)
+        segment = _member_segment(request.user, organization_id, ledger, segment_id)
+        kinds = _requested_kinds(request)
+        accounts = (
+            selectors.list_segment_accounts(request.user, segment, request.GET)
+            if "accounts" in kinds
+            else None
+        )
+        portfolios = (
+            selectors.list_segment_portfolios(request.user, segment, request.GET)
+            if "portfolios" in kinds
+            else None
+        )
+    except EntityNotFound:
+        raise Http404("No such segment.") from None
+    except DomainError as error:
+        return HttpResponseBadRequest(error.message, content_type="text/plain; charset=utf-8")
+    return csv_response(
+        dated_filename("segment", segment.name, "members"),
+        MEMBER_COLUMNS,
+        member_rows(segment, accounts, portfolios),
+    )

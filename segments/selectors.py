@@ -37,6 +37,7 @@ from segments.tenancy import get_visible, restrict
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
+MAX_PAGE = 1_000_000  # keeps the offset within the database's integers
 
 
 # --------------------------------------------------------------------------- single objects
@@ -174,6 +175,31 @@ def list_segment_portfolios(
     return apply_filters(PortfolioFilterSet, params, queryset)
 
 
+def _assignable_to(model, user, segment: Segment) -> QuerySet:
+    queryset = model.objects.filter(
+        organization_id=segment.organization_id, ledger__deleted_at__isnull=True
+    ).exclude(segment_id=segment.pk)
+    if segment.ledger_id:
+        queryset = queryset.filter(ledger_id=segment.ledger_id)
+    return restrict(queryset, user).select_related("ledger", "segment")
+
+
+def accounts_assignable_to(
+    user, segment: Segment, params: Mapping[str, Any]
+) -> QuerySet[Account]:
+    """Accounts the segment may take and does not hold yet: live accounts of its ledger,
+    or of every ledger of its organization for an organization segment (the members
+    picker)."""
+    return apply_filters(AccountFilterSet, params, _assignable_to(Account, user, segment))
+
+
+def portfolios_assignable_to(
+    user, segment: Segment, params: Mapping[str, Any]
+) -> QuerySet[Portfolio]:
+    """Portfolios the segment may take and does not hold yet (see accounts_assignable_to)."""
+    return apply_filters(PortfolioFilterSet, params, _assignable_to(Portfolio, user, segment))
+
+
 def list_segment_history(user, segment: Segment) -> QuerySet[SegmentHistory]:
     return restrict(SegmentHistory.objects.filter(segment=segment), user).select_related("actor")
 
@@ -239,11 +265,15 @@ def _positive_int(params: Mapping[str, Any], name: str, default: int) -> int:
 
 
 def page_params(params: Mapping[str, Any]) -> tuple[int, int]:
-    """``page`` (≥ 1, default 1) and ``limit`` (1–100, default 10), or 0082 / 0080."""
+    """``page`` (1–1,000,000, default 1) and ``limit`` (1–100, default 10), or 0082 /
+    0080."""
     limit = _positive_int(params, "limit", DEFAULT_LIMIT)
     if limit > MAX_LIMIT:
         raise errors.LimitTooLarge(f"limit may not exceed {MAX_LIMIT} (got {limit}).")
-    return _positive_int(params, "page", 1), limit
+    page = _positive_int(params, "page", 1)
+    if page > MAX_PAGE:
+        raise errors.MalformedQuery(f"Query parameter 'page' may not exceed {MAX_PAGE}.")
+    return page, limit
 
 
 def paginate(queryset: QuerySet, params: Mapping[str, Any]) -> Page:

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, connections, router, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from segments import errors
@@ -913,6 +913,49 @@ def remove_members(
     return {"accounts": len(account_uuids), "portfolios": len(portfolio_uuids)}
 
 
+@transaction.atomic
+def clear_segments(
+    actor,
+    ledger: Ledger,
+    *,
+    account_ids: Iterable[Any] = (),
+    portfolio_ids: Iterable[Any] = (),
+) -> dict[str, int]:
+    """Take accounts and portfolios of a ledger out of whatever segment each is in, all or
+    nothing, in one transaction: every id must name a live account/portfolio of the
+    ledger; rows without a segment are left as they are. Each segment's history records
+    its departures (through ``remove_members``). Returns the counts taken out."""
+    account_uuids = _unique_uuids(account_ids, "accountIds")
+    portfolio_uuids = _unique_uuids(portfolio_ids, "portfolioIds")
+    _check_bulk_size(account_uuids, portfolio_uuids)
+    by_segment: dict[Any, dict[str, list]] = {}
+    for model, requested, field, what, kind in (
+        (Account, account_uuids, "accountIds", "account(s)", "account_ids"),
+        (Portfolio, portfolio_uuids, "portfolioIds", "portfolio(s)", "portfolio_ids"),
+    ):
+        if not requested:
+            continue
+        rows = list(
+            model.objects.filter(ledger_id=ledger.pk, pk__in=requested).values_list(
+                "pk", "segment_id"
+            )
+        )
+        _refuse_missing(field, requested, {pk for pk, _ in rows}, what)
+        for pk, segment_id in rows:
+            if segment_id is not None:
+                members = by_segment.setdefault(
+                    segment_id, {"account_ids": [], "portfolio_ids": []}
+                )
+                members[kind].append(pk)
+    counts = {"accounts": 0, "portfolios": 0}
+    for segment_id in sorted(by_segment, key=str):
+        removed = remove_members(
+            actor, Segment.objects.get(pk=segment_id), **by_segment[segment_id]
+        )
+        counts = {key: counts[key] + removed[key] for key in counts}
+    return counts
+
+
 # --------------------------------------------------------------------------- shared tails
 
 
@@ -944,3 +987,74 @@ def _refuse_if_children(obj: Entity, children: Mapping[str, int]) -> None:
             entity_type=obj.entity_type,
             values=live,
         )
+
+
+# --------------------------------------------------------------------------- membership by filter
+
+
+@transaction.atomic
+def assign_accounts_matching(
+    actor, segment: Segment, accounts: QuerySet[Account]
+) -> dict[str, int]:
+    """Put every account of ``accounts`` into the segment, in one transaction and one
+    statement however many match (nothing is listed, so the 10,000-id limit of
+    ``assign_members`` does not apply). Only live accounts the segment may take are
+    assigned: those of its ledger, or of every ledger of its organization for an
+    organization segment; the rest of ``accounts`` is left out, not refused. The segment
+    must be live and ACTIVE (0014). Its history gets ONE entry with the count and a sample
+    of ids; each segment the accounts came from gets one "removed" entry with its count.
+    ``accounts`` is a plain filter of accounts (no aggregation or DISTINCT). Returns the
+    counts assigned."""
+    if accounts.model is not Account:
+        raise TypeError("assign_accounts_matching takes a queryset of accounts.")
+    segment = _lock_for_update(segment)
+    if segment.status_code != Status.ACTIVE:
+        raise errors.SegmentNotActive(
+            f"Segment '{segment.name}' is {segment.status_code}; "
+            "only ACTIVE segments accept members.",
+            entity_type="Segment",
+        )
+    database = router.db_for_write(Account)
+    candidates = (
+        accounts.using(database)
+        .filter(_scope_filter(segment), deleted_at__isnull=True)
+        .exclude(segment_id=segment.pk)
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .values_list("pk", "segment_id")
+    )
+    candidate_sql, params = candidates.query.get_compiler(using=database).as_sql()
+    table = Account._meta.db_table
+    with connections[database].cursor() as cursor:
+        cursor.execute(
+            f"WITH old (id, previous) AS ({candidate_sql}), "
+            f"moved AS (UPDATE {table} AS a SET segment_id = %s, updated_at = %s FROM old "
+            "WHERE a.id = old.id RETURNING old.id, old.previous) "
+            f"SELECT previous, count(*), (array_agg(id))[1:{HISTORY_ID_SAMPLE}] "
+            "FROM moved GROUP BY previous",
+            [*params, segment.pk, timezone.now()],
+        )
+        moved = cursor.fetchall()
+    total = sum(count for _, count, _ in moved)
+    if not total:
+        return {"accounts": 0, "portfolios": 0}
+    previous_segments = Segment.all_objects.in_bulk(
+        [previous for previous, _, _ in moved if previous is not None]
+    )
+    sample: list[str] = []
+    for previous, count, ids in sorted(moved, key=lambda row: str(row[0])):
+        sample.extend(str(pk) for pk in ids)
+        if previous is not None:
+            payload = {"accounts": count, "portfolios": 0, "portfolioIds": []}
+            payload["accountIds"] = [str(pk) for pk in ids]
+            _record(
+                previous_segments[previous], actor, HistoryAction.MEMBERS_REMOVED, payload, None
+            )
+    after = {
+        "accounts": total,
+        "portfolios": 0,
+        "accountIds": sample[:HISTORY_ID_SAMPLE],
+        "portfolioIds": [],
+    }
+    _record(segment, actor, HistoryAction.MEMBERS_ASSIGNED, None, after)
+    return {"accounts": total, "portfolios": 0}

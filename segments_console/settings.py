@@ -114,7 +114,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "20")),
-        "timeout": 10,
+        "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
         "check": ConnectionPool.check_connection,
     }
 
@@ -229,3 +229,16 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
+
+# Read replica (issue #7, docs/scaling.md): only when REPLICA_DATABASE_URL is set, reads go
+# there through segments.db_router.ReplicaRouter; writes, transactions and a request's reads
+# after its own write stay on the primary. The replica is a test mirror of the primary.
+if os.environ.get("REPLICA_DATABASE_URL"):
+    DATABASES["replica"] = dj_database_url.parse(os.environ["REPLICA_DATABASE_URL"])
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"]["CONN_MAX_AGE"] = 0
+        DATABASES["replica"].setdefault("OPTIONS", {})["pool"] = dict(
+            DATABASES["default"].get("OPTIONS", {}).get("pool", {"min_size": 1, "max_size": 20})
+        )
+    DATABASE_ROUTERS = ["segments.db_router.ReplicaRouter"]

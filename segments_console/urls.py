@@ -8,3 +8,6 @@ urlpatterns = [
     path("", include("segments.export_urls")),
     path("", include("segments.console.urls")),
 ]
+
+handler404 = "segments.api.errors.not_found"
+handler500 = "segments.api.errors.server_error"

@@ -22,9 +22,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not token or " " in token:
             raise exceptions.AuthenticationFailed("Invalid bearer token header.")
         found = (
-            ApiToken.objects.select_related("user")
-            .filter(token_hash=ApiToken.hash(token))
-            .first()
+            ApiToken.objects.select_related("user").filter(token_hash=ApiToken.hash(token)).first()
         )
         if found is None or not found.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")

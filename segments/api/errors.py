@@ -1,3 +1,335 @@
-"""Placeholder until the API issue lands: DRF's default handler."""
+"""One error body for the whole API: an RFC 9457 problem document that clients of both
+Midaz API generations read.
 
-from rest_framework.views import exception_handler as problem_exception_handler  # noqa: F401
+Every failure under ``/v1/`` — a domain error raised by a service, a malformed body, a
+refused credential, a throttled client, an unrouted URL, a crash — becomes::
+
+    {"type": "/v1/errors/0053", "title": "...", "status": 400, "detail": "...",
+     "message": "...", "code": "0053", "entityType": "Segment",
+     "errors": [{"location": "foo", "message": "unexpected field", "value": "bar"}],
+     "fields": {"foo": "unexpected field"}}
+
+served as ``application/problem+json``. ``message`` repeats ``detail`` (Midaz v3),
+``fields`` repeats ``errors`` as a map (Midaz v3); ``entityType``, ``errors`` and
+``fields`` appear only where they apply. A 5xx says only "internal error" and the request
+id to quote; the exception goes to the log, never to the client.
+
+Field names in the body are the API's (camelCase): the services name the model fields
+(``segment_id``, ``status_code``) and ``api_field_name`` translates them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views import defaults
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from segments import errors
+from segments.middleware import current_request_id
+
+logger = logging.getLogger("segments.api")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+API_PREFIX = "/v1/"
+
+
+@dataclass(frozen=True)
+class ProtocolError:
+    """An HTTP-level failure that has no Midaz code: its code is the HTTP status."""
+
+    code: str
+    http_status: int
+    title: str
+    default_message: str
+
+
+PROTOCOL_ERRORS: dict[str, ProtocolError] = {
+    error.code: error
+    for error in (
+        ProtocolError(
+            "405", 405, "Method Not Allowed", "This route does not accept this HTTP method."
+        ),
+        ProtocolError(
+            "406", 406, "Not Acceptable", "The API answers only application/json responses."
+        ),
+        ProtocolError(
+            "415",
+            415,
+            "Unsupported Media Type",
+            "Request bodies must be sent as application/json.",
+        ),
+    )
+}
+
+# The fields whose API name is not simply the camelCase of the model field.
+_FIELD_NAMES = {
+    "status_code": "status.code",
+    "status_description": "status.description",
+    "__all__": "body",
+    "non_field_errors": "body",
+}
+
+
+def api_field_name(name: str) -> str:
+    """The API (camelCase) name of a field named by a service or a model; API names pass
+    through unchanged (``segment_id`` → ``segmentId``, ``accountIds`` → ``accountIds``)."""
+    if name in _FIELD_NAMES:
+        return _FIELD_NAMES[name]
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+@dataclass
+class Problem:
+    """What an error body says, before it is rendered."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    entity_type: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
+
+    def as_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"{API_PREFIX}errors/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "message": self.detail,
+            "code": self.code,
+        }
+        if self.entity_type:
+            body["entityType"] = self.entity_type
+        if self.fields:
+            body["errors"] = [
+                {"location": name, "message": message}
+                | ({"value": self.values[name]} if name in self.values else {})
+                for name, message in self.fields.items()
+            ]
+            body["fields"] = dict(self.fields)
+        if self.request_id:
+            body["requestId"] = self.request_id
+        return body
+
+
+def problem_from_domain_error(error: errors.DomainError) -> Problem:
+    """A domain error as the API shows it: its code, status and title, its message, and
+    its fields under their API names. Missing (0009) and unexpected (0053) fields are
+    listed by their API names in the message as well."""
+    if error.http_status >= 500:
+        return internal_error_problem()
+    fields = {api_field_name(name): message for name, message in error.fields.items()}
+    values = {
+        api_field_name(name): value
+        for name, value in error.values.items()
+        if api_field_name(name) in fields
+    }
+    detail = error.message
+    if isinstance(error, errors.MissingFields) and fields:
+        detail = f"Missing required fields: {', '.join(fields)}."
+    elif isinstance(error, errors.UnexpectedFields) and fields:
+        detail = f"These fields cannot be set here: {', '.join(fields)}."
+    return Problem(
+        status=error.http_status,
+        code=error.code,
+        title=error.title,
+        detail=detail,
+        entity_type=error.entity_type,
+        fields=fields,
+        values=values,
+    )
+
+
+def internal_error_problem() -> Problem:
+    request_id = current_request_id.get()
+    return Problem(
+        status=500,
+        code=errors.InternalError.code,
+        title=errors.InternalError.title,
+        detail=f"internal error (request id {request_id})",
+        request_id=request_id,
+    )
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, str]:
+    """DRF validation details as ``{"status.code": "...", "accountIds[2]": "..."}``."""
+    if isinstance(detail, Mapping):
+        flat: dict[str, str] = {}
+        for key, value in detail.items():
+            part = api_field_name(str(key))
+            if isinstance(key, int):
+                part = f"[{key}]"
+            elif part == "body":
+                part = ""
+            elif prefix:
+                part = f".{part}"
+            flat.update(_flatten(value, f"{prefix}{part}"))
+        return flat
+    if isinstance(detail, list | tuple):
+        if all(not isinstance(item, Mapping | list | tuple) for item in detail):
+            return {prefix or "body": " ".join(str(item) for item in detail)}
+        flat = {}
+        for index, item in enumerate(detail):
+            flat.update(_flatten(item, f"{prefix}[{index}]"))
+        return flat
+    return {prefix or "body": str(detail)}
+
+
+def invalid_field_error(
+    detail: Any, *, entity_type: str | None = None, values: Mapping[str, Any] | None = None
+) -> errors.InvalidField:
+    """A 0047 for values of the wrong type or shape, from DRF's validation details."""
+    fields = _flatten(detail)
+    described = "; ".join(f"{name}: {message}" for name, message in fields.items())
+    return errors.InvalidField(
+        f"Invalid fields: {described}" if described else None,
+        entity_type=entity_type,
+        fields=fields,
+        values={name: value for name, value in (values or {}).items() if name in fields},
+    )
+
+
+def _protocol_problem(code: str, detail: str | None = None) -> Problem:
+    error = PROTOCOL_ERRORS[code]
+    return Problem(error.http_status, error.code, error.title, detail or error.default_message)
+
+
+def problem_from_exception(exc: BaseException) -> tuple[Problem, dict[str, str]]:
+    """The problem for any exception raised while serving an API request, and the headers
+    that go with it (``WWW-Authenticate`` on 401, ``Retry-After`` on 429)."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, Http404):
+        exc = errors.EntityNotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = errors.PermissionDenied()
+
+    if isinstance(exc, errors.DomainError):
+        if exc.http_status >= 500:
+            logger.error("Domain error %s while serving an API request", exc.code, exc_info=exc)
+        return problem_from_domain_error(exc), headers
+    if isinstance(exc, drf.ParseError):
+        detail = f"The request body is not valid JSON: {exc.detail}"
+        return problem_from_domain_error(errors.InvalidJSON(detail)), headers
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        else:
+            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        message = str(exc.detail) if isinstance(exc, drf.AuthenticationFailed) else None
+        return problem_from_domain_error(errors.NotAuthenticated(message)), headers
+    if isinstance(exc, drf.PermissionDenied):
+        return problem_from_domain_error(errors.PermissionDenied(str(exc.detail))), headers
+    if isinstance(exc, drf.Throttled):
+        wait = int(exc.wait) if exc.wait is not None else 1
+        headers["Retry-After"] = str(max(wait, 1))
+        message = f"Too many requests; retry in {max(wait, 1)} second(s)."
+        return problem_from_domain_error(errors.TooManyRequests(message)), headers
+    if isinstance(exc, drf.NotFound):
+        return problem_from_domain_error(errors.EntityNotFound()), headers
+    if isinstance(exc, drf.ValidationError):
+        return problem_from_domain_error(invalid_field_error(exc.detail)), headers
+    if isinstance(exc, drf.MethodNotAllowed):
+        return _protocol_problem("405", str(exc.detail)), headers
+    if isinstance(exc, drf.NotAcceptable):
+        return _protocol_problem("406"), headers
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return _protocol_problem("415", str(exc.detail)), headers
+    if isinstance(exc, drf.APIException) and exc.status_code < 500:
+        return Problem(
+            exc.status_code, str(exc.status_code), str(exc.default_detail), str(exc.detail)
+        ), headers
+    logger.error("Unhandled error while serving an API request", exc_info=exc)
+    return internal_error_problem(), headers
+
+
+def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        problem.as_body(),
+        status=problem.status,
+        headers=dict(headers or {}),
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
+    """DRF's ``EXCEPTION_HANDLER``: every exception of an API view, handled or not, answers
+    one problem document. Nothing written in the failed request is kept."""
+    problem, headers = problem_from_exception(exc)
+    set_rollback()
+    return problem_response(problem, headers)
+
+
+# --------------------------------------------------------------------------- Django level
+
+
+def _is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/")
+
+
+def _django_problem_response(problem: Problem) -> JsonResponse:
+    return JsonResponse(problem.as_body(), status=problem.status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404``: under ``/v1/`` a problem document (0007), elsewhere the site's page."""
+    if _is_api_request(request):
+        problem = problem_from_domain_error(
+            errors.EntityNotFound(f"No API route matches {request.method} {request.path}.")
+        )
+        return _django_problem_response(problem)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: under ``/v1/`` a problem document (9999 and the request id), elsewhere
+    the site's page. Django has already logged the exception."""
+    if _is_api_request(request):
+        return _django_problem_response(internal_error_problem())
+    return defaults.server_error(request)
+
+
+# --------------------------------------------------------------------------- error pages
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    code: str
+    http_status: int
+    title: str
+    meaning: str
+
+
+def error_pages() -> list[ErrorPage]:
+    """Every code the API answers with, domain codes first."""
+    pages = [
+        ErrorPage(cls.code, cls.http_status, cls.title, cls.default_message)
+        for cls in errors.ERRORS_BY_CODE.values()
+    ]
+    pages.sort(key=lambda page: page.code)
+    pages += [
+        ErrorPage(error.code, error.http_status, error.title, error.default_message)
+        for error in PROTOCOL_ERRORS.values()
+    ]
+    return pages
+
+
+def error_code_page(request: HttpRequest, code: str | None = None) -> HttpResponse:
+    """The page a problem's ``type`` points at: what the code means (all codes when none)."""
+    pages = error_pages()
+    if code is not None:
+        pages = [page for page in pages if page.code == code]
+        if not pages:
+            raise Http404(f"No error code {code}.")
+    return render(request, "api/error_codes.html", {"pages": pages, "single": code is not None})

@@ -1,0 +1,767 @@
+#!/usr/bin/env python
+"""Benchmark of issue #7 — one entry point: ``python bench/run.py`` (``make bench``).
+
+Needs the load data (``python manage.py generate_load_data ...``) in the database named by
+``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/seg_bench``). Then:
+
+1. finds the bench fixture (user ``bench``, the ledger holding "Retail mass market") and
+   issues a fresh API token and console session for ``bench``;
+2. requests every HTTP scenario once in-process, capturing the SQL it runs (its query
+   count) and EXPLAIN (ANALYZE, BUFFERS) of each SELECT, flagging any sequential scan of
+   the accounts table; a route that does not exist (404/405) or fails is skipped, said so;
+3. serves the app with gunicorn (DEBUG off, 127.0.0.1:8101) and the bare baseline
+   (``bench/baseline.py``: the same SQL through psycopg + orjson, 127.0.0.1:8102) with the
+   same worker settings, and drives both from a separate process (``wrk``, installed with
+   apt-get when missing and allowed; else a small Python client), bounded in requests and
+   time;
+4. times the in-process scenarios: member count of the big segment, and bulk-assigning
+   100,000 accounts through ``services.assign_accounts_matching`` (then moving them back);
+5. prints one table and saves it, a JSON file and the plans under ``bench/results/``.
+
+Only 127.0.0.1 is ever targeted. Every server started here is stopped before exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+APP_PORT, BASELINE_PORT = 8101, 8102
+HOST = "127.0.0.1"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/seg_bench"
+BENCH_SECRET = "bench-only-secret-key-not-for-production"
+BIG_SEGMENT_NAME = "Retail mass market"
+BULK_TARGET_NAME = "Bench bulk target"
+BULK_SIZE = 100_000
+DEEP_PAGE = 1000
+PAGE_LIMIT = 100
+SEQ_SCAN_OF_ACCOUNTS = re.compile(r"Seq Scan on segments_account\b")
+
+
+# --------------------------------------------------------------------------- data shapes
+
+
+@dataclass
+class Scenario:
+    """One HTTP request shape, driven against the app and against the baseline."""
+
+    name: str
+    method: str
+    path: str
+    auth: str  # "token" or "session"
+    headers: dict[str, str] = field(default_factory=dict)
+    target: str = ""
+    skipped: str = ""
+    status: int = 0
+    statements: list[str] = field(default_factory=list)
+    queries: int | None = None
+    seq_scan_of_accounts: bool = False
+    app: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Fixture:
+    organization_id: str
+    ledger_id: str
+    big_segment_id: str
+    big_segment_size: int
+    token: str
+    session: str
+    deep_cursor: str
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def bench_environment(args: argparse.Namespace) -> dict[str, str]:
+    """What the app (in-process and under gunicorn) runs with: production-ish settings."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DEBUG="0",
+        SECRET_KEY=os.environ.get("BENCH_SECRET_KEY", BENCH_SECRET),
+        DATABASE_URL=args.database_url,
+        ALLOWED_HOSTS=HOST,
+        API_THROTTLE_RATE="1000000/second",
+        PYTHONPATH=str(ROOT),
+        LOG_LEVEL="WARNING",
+        # Plain HTTP on loopback, as behind a TLS-terminating proxy.
+        SECURE_SSL_REDIRECT="0",
+        SECURE_COOKIES="0",
+        SECURE_HSTS_SECONDS="0",
+    )
+    env.pop("REPLICA_DATABASE_URL", None)
+    return env
+
+
+def setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def find_fixture() -> Fixture:
+    """The generated bench data, a fresh API token and a console session for ``bench``."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from segments import selectors
+    from segments.models import Account, ApiToken, Segment
+
+    big = Segment.objects.filter(name=BIG_SEGMENT_NAME, ledger__isnull=False).first()
+    user = get_user_model().objects.filter(username="bench").first()
+    if big is None or user is None:
+        sys.exit(
+            "No load data: run `python manage.py generate_load_data ...` against "
+            "BENCH_DATABASE_URL first (see README, Performance)."
+        )
+    ApiToken.objects.filter(user=user, name="bench-run").delete()
+    _, token = ApiToken.issue(user, name="bench-run")
+    client = Client(HTTP_HOST=HOST)
+    client.force_login(user)
+    members = Account.objects.filter(segment=big)
+    size = members.count()
+    position = min(DEEP_PAGE - 1, max(0, size // PAGE_LIMIT - 1)) * PAGE_LIMIT - 1
+    before_deep = members.order_by("created_at", "id")[max(position, 0)]
+    return Fixture(
+        organization_id=str(big.organization_id),
+        ledger_id=str(big.ledger_id),
+        big_segment_id=str(big.pk),
+        big_segment_size=size,
+        token=token,
+        session=client.cookies["sessionid"].value,
+        deep_cursor=selectors._encode_cursor(before_deep, "next"),
+    )
+
+
+def scenarios(fx: Fixture, deep_page: int) -> list[Scenario]:
+    api = f"/v1/organizations/{fx.organization_id}/ledgers/{fx.ledger_id}"
+    console = f"/organizations/{fx.organization_id}/ledgers/{fx.ledger_id}"
+    accounts = f"{api}/accounts?segment_id={fx.big_segment_id}&limit={PAGE_LIMIT}"
+    return [
+        Scenario("api_segments_list", "GET", f"{api}/segments?limit=100", "token",
+                 target="p50 ≤ 1.5× baseline, ≤ 4 queries"),
+        Scenario("api_segments_search", "GET", f"{api}/segments?limit=100&name=black", "token",
+                 target="p50 ≤ 1.5× baseline, ≤ 4 queries"),
+        Scenario("api_segments_metadata", "GET", f"{api}/segments?limit=100&metadata.tier=black",
+                 "token", target="p50 ≤ 1.5× baseline, ≤ 4 queries"),
+        Scenario("api_segment_get", "GET", f"{api}/segments/{fx.big_segment_id}", "token"),
+        Scenario("api_accounts_page1", "GET", accounts, "token",
+                 target="p50 ≤ 1.5× baseline, ≤ 4 queries"),
+        Scenario("api_accounts_deep_offset", "GET", f"{accounts}&page={deep_page}", "token",
+                 target="(offset: for comparison)"),
+        Scenario("api_accounts_deep_cursor", "GET", f"{accounts}&cursor={fx.deep_cursor}",
+                 "token", target="p50 ≤ 1.2× page 1"),
+        Scenario("api_segment_members", "GET",
+                 f"{api}/segments/{fx.big_segment_id}/members?kind=account&limit=100", "token"),
+        Scenario("api_segments_count", "HEAD", f"{api}/segments/metrics/count", "token"),
+        Scenario("api_accounts_count", "HEAD", f"{api}/accounts/metrics/count", "token"),
+        Scenario("console_segments_full", "GET", f"{console}/segments/", "session",
+                 target="p50 ≤ 3× baseline"),
+        Scenario("console_segments_partial", "GET", f"{console}/segments/", "session",
+                 headers={"HX-Request": "true"}, target="p50 ≤ 2× baseline"),
+        Scenario("console_segment_members", "GET",
+                 f"{console}/segments/{fx.big_segment_id}/members/", "session"),
+    ]  # fmt: skip
+
+
+def request_headers(scenario: Scenario, fx: Fixture) -> dict[str, str]:
+    headers = dict(scenario.headers)
+    if scenario.auth == "token":
+        headers["Authorization"] = f"Bearer {fx.token}"
+    else:
+        headers["Cookie"] = f"sessionid={fx.session}"
+    return headers
+
+
+# --------------------------------------------------------------------------- capture + plans
+
+
+def capture(scenario: Scenario, fx: Fixture, plans: Path) -> None:
+    """Run the request in-process: status, every SQL statement, and the plans of its
+    SELECTs. A missing route or a failure marks the scenario skipped."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST=HOST, raise_request_exception=False)
+    if scenario.auth == "session":
+        client.cookies["sessionid"] = fx.session
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in scenario.headers.items()}
+    if scenario.auth == "token":
+        extra["HTTP_AUTHORIZATION"] = f"Bearer {fx.token}"
+    with CaptureQueriesContext(connection) as captured:
+        response = client.generic(scenario.method, scenario.path, **extra)
+    scenario.status = response.status_code
+    if response.status_code in (404, 405):
+        scenario.skipped = f"route not there yet ({response.status_code})"
+        return
+    if response.status_code >= 400 or response.status_code in (301, 302):
+        scenario.skipped = f"answers {response.status_code}"
+        return
+    scenario.queries = len(captured.captured_queries)
+    scenario.statements = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
+    ]
+    scenario.seq_scan_of_accounts = explain(scenario.name, scenario.statements, plans)
+
+
+def explain(name: str, statements: list[str], plans: Path) -> bool:
+    """Save EXPLAIN (ANALYZE, BUFFERS) of each statement; whether any scans the accounts
+    table sequentially."""
+    from django.db import connection
+
+    texts, seq_scan = [], False
+    with connection.cursor() as cursor:
+        for index, sql in enumerate(statements, 1):
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            seq_scan = seq_scan or bool(SEQ_SCAN_OF_ACCOUNTS.search(plan))
+            texts.append(f"-- statement {index}\n{sql}\n\n{plan}\n")
+    (plans / f"{name}.txt").write_text("\n".join(texts))
+    return seq_scan
+
+
+# --------------------------------------------------------------------------- servers
+
+
+class Gunicorn:
+    """A gunicorn server started (and stopped) by this run, on 127.0.0.1."""
+
+    def __init__(self, name: str, target: str, port: int, env: dict, args, logs: Path):
+        self.name, self.port = name, port
+        self.log = open(logs / f"{name}.log", "w")  # noqa: SIM115
+        command = [
+            str(Path(sys.executable).with_name("gunicorn")),
+            target,
+            "--bind", f"{HOST}:{port}",
+            "--workers", str(args.workers),
+            "--worker-class", args.worker_class,
+            "--threads", str(args.threads),
+            "--timeout", "60",
+            "--log-level", "warning",
+            "--chdir", str(ROOT),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see its log in bench/results/")
+            with socket.socket() as probe:
+                if probe.connect_ex((HOST, self.port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not start on port {self.port}")
+
+    def worker_rss_mb(self) -> list[float]:
+        """Resident memory of each worker process (children of the master)."""
+        out = subprocess.run(
+            ["ps", "-o", "rss=", "--ppid", str(self.process.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        return [int(value) / 1024 for value in out.split()]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def probe(url: str, method: str, headers: dict[str, str]) -> tuple[int, str | None]:
+    """One request: status and X-Query-Count."""
+    request = urllib.request.Request(url, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            return response.status, response.headers.get("X-Query-Count")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("X-Query-Count")
+
+
+# --------------------------------------------------------------------------- load tools
+
+
+def ensure_wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found or os.environ.get("BENCH_NO_INSTALL"):
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("Installing wrk with apt-get …", flush=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+    return shutil.which("wrk")
+
+
+WRK_SCRIPT = """
+wrk.method = "{method}"
+{headers}
+local limit = {limit}
+local seen = 0
+function response(status, headers, body)
+  seen = seen + 1
+  if seen >= limit then wrk.thread:stop() end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"non_2xx": %d, "socket_errors": %d}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def run_wrk(wrk: str, url: str, method: str, headers: dict[str, str], args) -> dict[str, Any]:
+    header_lines = "\n".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()
+    )
+    script = WRK_SCRIPT.format(method=method, headers=header_lines, limit=args.max_requests)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        out = subprocess.run(
+            [wrk, "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "30s",
+             "-s", handle.name, url],
+            capture_output=True, text=True, timeout=args.duration + 60, check=False,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    line = next((row for row in out.splitlines() if row.startswith("RESULT ")), None)
+    if line is None:
+        return {"error": out[-500:]}
+    data = json.loads(line.removeprefix("RESULT "))
+    return summarize(
+        data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1000,
+        data["p99_us"] / 1000, data["non_2xx"] + data["socket_errors"],
+    )  # fmt: skip
+
+
+def summarize(requests: int, seconds: float, p50: float, p99: float, errors: int) -> dict:
+    return {
+        "requests": requests,
+        "seconds": round(seconds, 2),
+        "p50_ms": round(p50, 2),
+        "p99_ms": round(p99, 2),
+        "rps": round(requests / seconds, 1) if seconds else 0.0,
+        "errors": errors,
+    }
+
+
+def _python_client(job: tuple[str, str, dict, float, int]) -> tuple[list[float], int]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    url, method, headers, deadline, limit = job
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    latencies, errors = [], 0
+    while time.monotonic() < deadline and len(latencies) < limit:
+        start = time.perf_counter()
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            conn.request(method, target, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            errors += response.status >= 400
+        except OSError:
+            errors += 1
+        finally:
+            conn.close()
+        latencies.append((time.perf_counter() - start) * 1000)
+    return latencies, errors
+
+
+def run_python_client(url: str, method: str, headers: dict[str, str], args) -> dict[str, Any]:
+    """Fallback load tool: ``connections`` processes, bounded in requests and time."""
+    started = time.monotonic()
+    deadline = started + args.duration
+    share = max(1, args.max_requests // args.connections)
+    with Pool(args.connections) as pool:
+        parts = pool.map(
+            _python_client, [(url, method, headers, deadline, share)] * args.connections
+        )
+    seconds = time.monotonic() - started
+    latencies = sorted(value for chunk, _ in parts for value in chunk)
+    errors = sum(count for _, count in parts)
+    if not latencies:
+        return {"error": "no request completed"}
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return summarize(len(latencies), seconds, statistics.median(latencies), p99, errors)
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+    }
+
+
+def member_count_scenario(fx: Fixture, plans: Path, repeat: int) -> dict[str, Any]:
+    """COUNT of the big segment's members through the ORM, and the same SQL raw."""
+    import psycopg
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from segments import selectors
+    from segments.models import Account, Segment
+
+    members = Account.objects.filter(segment_id=fx.big_segment_id)
+    with CaptureQueriesContext(connection) as captured:
+        count = members.count()
+    sql = captured.captured_queries[0]["sql"]
+    seq_scan = explain("member_count", [sql], plans)
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        members.count()
+        timings.append((time.perf_counter() - started) * 1000)
+    raw = []
+    url = os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            conn.execute(sql, prepare=False).fetchone()
+            raw.append((time.perf_counter() - started) * 1000)
+    segment = Segment.objects.get(pk=fx.big_segment_id)
+    all_counts = []
+    for _ in range(max(3, repeat // 5)):
+        started = time.perf_counter()
+        selectors.member_counts(segment)
+        all_counts.append((time.perf_counter() - started) * 1000)
+    return {
+        "members": count,
+        "orm": percentiles(timings),
+        "raw": percentiles(raw),
+        "member_counts_3_queries": percentiles(all_counts),
+        "seq_scan_of_accounts": seq_scan,
+        "target": "p50 < 20 ms",
+    }
+
+
+def bulk_assign_scenario(fx: Fixture, size: int) -> dict[str, Any]:
+    """Move ``size`` members of the big segment into an empty segment of the same ledger
+    through ``services.assign_accounts_matching`` (timed, one transaction), check that the
+    target's history got exactly one entry, then move them back (timed too)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from segments import services
+    from segments.models import Account, Ledger, Segment, SegmentHistory
+
+    user = get_user_model().objects.get(username="bench")
+    ledger = Ledger.objects.get(pk=fx.ledger_id)
+    big = Segment.objects.get(pk=fx.big_segment_id)
+    target = Segment.objects.filter(ledger=ledger, name=BULK_TARGET_NAME).first()
+    if target is None:
+        target = services.create_segment(user, ledger.organization, ledger, name=BULK_TARGET_NAME)
+    if Account.objects.filter(segment=target).exists():
+        services.assign_accounts_matching(user, big, Account.objects.filter(segment=target))
+    members = Account.objects.filter(segment=big).order_by("created_at", "id")
+    size = min(size, members.count())
+    cut = members.values_list("created_at", flat=True)[size - 1]
+    history_before = SegmentHistory.objects.filter(segment=target).count()
+    chosen = Account.objects.filter(segment=big, created_at__lte=cut)
+    with CaptureQueriesContext(connection) as captured:
+        started = time.perf_counter()
+        moved = services.assign_accounts_matching(user, target, chosen)
+        forward = time.perf_counter() - started
+    history_entries = SegmentHistory.objects.filter(segment=target).count() - history_before
+    started = time.perf_counter()
+    back = services.assign_accounts_matching(user, big, Account.objects.filter(segment=target))
+    backward = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {Account._meta.db_table}")
+    return {
+        "accounts": moved["accounts"],
+        "moved_back": back["accounts"],
+        "seconds": round(forward, 3),
+        "seconds_back": round(backward, 3),
+        "statements": len(captured.captured_queries),
+        "history_entries_on_target": history_entries,
+        "target": "< 2 s, one transaction, one history entry",
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def verdicts(items: list[Scenario], extra: dict[str, Any], rss: list[float]) -> list[str]:
+    by_name = {s.name: s for s in items if not s.skipped and s.app.get("p50_ms")}
+    lines = []
+
+    def ratio(name: str) -> float | None:
+        s = by_name.get(name)
+        if not s or not s.baseline.get("p50_ms"):
+            return None
+        return s.app["p50_ms"] / s.baseline["p50_ms"]
+
+    for name in ("api_segments_list", "api_segments_search", "api_segments_metadata"):
+        value = ratio(name)
+        if value is not None:
+            lines.append(f"{name}: {value:.2f}× baseline (target ≤ 1.5×) "
+                         f"{'OK' if value <= 1.5 else 'MISS'}")  # fmt: skip
+            queries = by_name[name].queries
+            lines.append(f"{name}: {queries} queries (target ≤ 4) "
+                         f"{'OK' if queries is not None and queries <= 4 else 'MISS'}")  # fmt: skip
+    page1, cursor = by_name.get("api_accounts_page1"), by_name.get("api_accounts_deep_cursor")
+    if page1 and cursor:
+        value = cursor.app["p50_ms"] / page1.app["p50_ms"]
+        lines.append(f"deep cursor page: {value:.2f}× page 1 (target ≤ 1.2×) "
+                     f"{'OK' if value <= 1.2 else 'MISS'}")  # fmt: skip
+    for name, limit in (("console_segments_partial", 2.0), ("console_segments_full", 3.0)):
+        value = ratio(name)
+        if value is not None:
+            lines.append(f"{name}: {value:.2f}× baseline (target ≤ {limit:g}×) "
+                         f"{'OK' if value <= limit else 'MISS'}")  # fmt: skip
+    count = extra.get("member_count")
+    if count:
+        value = count["orm"]["p50_ms"]
+        lines.append(f"member count of {count['members']} accounts: {value:.1f} ms p50 "
+                     f"(target < 20 ms) {'OK' if value < 20 else 'MISS'}")  # fmt: skip
+    bulk = extra.get("bulk_assign")
+    if bulk:
+        ok = bulk["seconds"] < 2 and bulk["history_entries_on_target"] == 1
+        lines.append(f"bulk assign {bulk['accounts']}: {bulk['seconds']:.2f} s, "
+                     f"{bulk['history_entries_on_target']} history entry "
+                     f"(target < 2 s, 1 entry) {'OK' if ok else 'MISS'}")  # fmt: skip
+    if rss:
+        lines.append(f"gunicorn worker RSS after the run: max {max(rss):.0f} MB "
+                     f"(target < 150 MB) {'OK' if max(rss) < 150 else 'MISS'}")  # fmt: skip
+    seq = [s.name for s in items if s.seq_scan_of_accounts]
+    if count and count["seq_scan_of_accounts"]:
+        seq.append("member_count")
+    lines.append("sequential scans of the accounts table: " + (", ".join(seq) or "none"))
+    return lines
+
+
+def table(items: list[Scenario], extra: dict[str, Any]) -> str:
+    head = ("scenario", "p50 ms", "p99 ms", "req/s", "base p50", "ratio", "queries", "notes")
+    rows = [head]
+    for s in items:
+        if s.skipped:
+            rows.append((s.name, "-", "-", "-", "-", "-", "-", f"SKIPPED: {s.skipped}"))
+            continue
+        app, base = s.app, s.baseline
+        if "p50_ms" not in app:
+            rows.append((s.name, "-", "-", "-", "-", "-", str(s.queries), app.get("error", "")))
+            continue
+        ratio = f"{app['p50_ms'] / base['p50_ms']:.2f}×" if base.get("p50_ms") else "-"
+        notes = [s.target] if s.target else []
+        if app.get("errors"):
+            notes.append(f"{app['errors']} errors")
+        if s.seq_scan_of_accounts:
+            notes.append("SEQ SCAN of accounts")
+        rows.append((
+            s.name, f"{app['p50_ms']:.1f}", f"{app['p99_ms']:.1f}", f"{app['rps']:.0f}",
+            f"{base.get('p50_ms', 0):.1f}", ratio, str(s.queries), "; ".join(notes),
+        ))  # fmt: skip
+    count = extra.get("member_count")
+    if count:
+        rows.append((
+            "member_count_500k (in-process)", f"{count['orm']['p50_ms']:.1f}",
+            f"{count['orm']['p99_ms']:.1f}", "-", f"{count['raw']['p50_ms']:.1f}",
+            f"{count['orm']['p50_ms'] / count['raw']['p50_ms']:.2f}×", "1",
+            f"{count['members']} members; target p50 < 20 ms",
+        ))  # fmt: skip
+    bulk = extra.get("bulk_assign")
+    if bulk:
+        rows.append((
+            "bulk_assign_100k (in-process)", f"{bulk['seconds'] * 1000:.0f}", "-", "-", "-", "-",
+            str(bulk["statements"]),
+            f"{bulk['accounts']} accounts, {bulk['history_entries_on_target']} history entry, "
+            f"back in {bulk['seconds_back']:.2f} s; target < 2 s",
+        ))  # fmt: skip
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
+    out = []
+    for index, row in enumerate(rows):
+        out.append(
+            "| " + " | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)) + " |"
+        )
+        if index == 0:
+            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
+    parser.add_argument("--duration", type=int, default=15, help="seconds per load run (max)")
+    parser.add_argument("--max-requests", type=int, default=3000, help="requests per load run")
+    parser.add_argument("--connections", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument("--skip-bulk", action="store_true", help="skip the bulk assignment")
+    parser.add_argument("--count-repeat", type=int, default=50)
+    parser.add_argument("--label", default="", help="a word saved with the results")
+    return parser.parse_args()  # fmt: skip
+
+
+def main() -> int:
+    args = parse_args()
+    env = bench_environment(args)
+    setup_django(env)
+    from django.db import connection
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = RESULTS / stamp
+    plans = out_dir / "explain"
+    plans.mkdir(parents=True, exist_ok=True)
+    fx = find_fixture()
+    deep_page = min(DEEP_PAGE, max(1, fx.big_segment_size // PAGE_LIMIT))
+    items = scenarios(fx, deep_page)
+    if args.only:
+        wanted = set(args.only.split(","))
+        items = [s for s in items if s.name in wanted]
+    print(f"Bench ledger {fx.ledger_id}, big segment {fx.big_segment_id} "
+          f"({fx.big_segment_size} members); results in {out_dir}", flush=True)  # fmt: skip
+    for scenario in items:
+        capture(scenario, fx, plans)
+        state = (
+            f"SKIPPED ({scenario.skipped})"
+            if scenario.skipped
+            else (
+                f"{scenario.queries} queries"
+                + (", SEQ SCAN of accounts" if scenario.seq_scan_of_accounts else "")
+            )
+        )
+        print(f"  captured {scenario.name}: {state}", flush=True)
+    live = [s for s in items if not s.skipped]
+    baseline_file = out_dir / "baseline_statements.json"
+    baseline_file.write_text(json.dumps({s.name: s.statements for s in live}, indent=1))
+    connection.close()
+
+    extra: dict[str, Any] = {}
+    rss: list[float] = []
+    if live:
+        wrk = ensure_wrk()
+        tool = "wrk" if wrk else "python client"
+        print(f"Load tool: {tool}; {args.workers} {args.worker_class} workers each; "
+              f"{args.connections} connections, ≤ {args.max_requests} requests or "
+              f"{args.duration} s per run", flush=True)  # fmt: skip
+        base_env = dict(env, BENCH_BASELINE_FILE=str(baseline_file))
+        servers: list[Gunicorn] = []
+        try:
+            app = Gunicorn("app", "segments_console.wsgi:application", APP_PORT, env, args,
+                           out_dir)  # fmt: skip
+            servers.append(app)
+            base = Gunicorn("baseline", "bench.baseline:app", BASELINE_PORT, base_env, args,
+                            out_dir)  # fmt: skip
+            servers.append(base)
+            for s in live:
+                headers = request_headers(s, fx)
+                app_url = f"http://{HOST}:{APP_PORT}{s.path}"
+                base_url = f"http://{HOST}:{BASELINE_PORT}/{s.name}"
+                for _ in range(args.workers * 2):  # warm every worker
+                    status, header_count = probe(app_url, s.method, headers)
+                    probe(base_url, s.method, {})
+                if header_count is not None:
+                    s.queries = int(header_count)
+                load = run_wrk if wrk else run_python_client
+                s.app = (
+                    load(wrk, app_url, s.method, headers, args)
+                    if wrk
+                    else load(app_url, s.method, headers, args)
+                )
+                s.baseline = (
+                    load(wrk, base_url, s.method, {}, args)
+                    if wrk
+                    else load(base_url, s.method, {}, args)
+                )
+                print(
+                    f"  {s.name}: app {s.app.get('p50_ms')} ms p50, baseline "
+                    f"{s.baseline.get('p50_ms')} ms p50 (status {status})",
+                    flush=True,
+                )
+            rss = app.worker_rss_mb()
+        finally:
+            for server in reversed(servers):
+                server.stop()
+    if not args.only or "member_count" in args.only:
+        extra["member_count"] = member_count_scenario(fx, plans, args.count_repeat)
+        print(f"  member count: {extra['member_count']['orm']}", flush=True)
+    if not args.skip_bulk and (not args.only or "bulk_assign" in args.only):
+        extra["bulk_assign"] = bulk_assign_scenario(fx, BULK_SIZE)
+        print(f"  bulk assign: {extra['bulk_assign']}", flush=True)
+
+    text = table(items, extra)
+    checks = verdicts(items, extra, rss)
+    header = (
+        f"Segments Console bench {stamp} {args.label}".rstrip() + "\n"
+        f"data: big segment {fx.big_segment_size} members; {args.workers} "
+        f"{args.worker_class} gunicorn workers; {args.connections} connections\n"
+    )
+    report = header + "\n" + text + "\n\n" + "\n".join(f"- {line}" for line in checks) + "\n"
+    print("\n" + report)
+    result = {
+        "stamp": stamp,
+        "label": args.label,
+        "settings": {k: v for k, v in vars(args).items() if k != "database_url"},
+        "fixture": {k: v for k, v in asdict(fx).items() if k not in ("token", "session")},
+        "scenarios": [
+            {k: v for k, v in asdict(s).items() if k != "statements"} for s in items
+        ],
+        "in_process": extra,
+        "worker_rss_mb": rss,
+        "checks": checks,
+    }  # fmt: skip
+    (out_dir / "results.md").write_text(report)
+    (out_dir / "results.json").write_text(json.dumps(result, indent=2, default=str))
+    shutil.copyfile(out_dir / "results.md", RESULTS / "latest.md")
+    shutil.copyfile(out_dir / "results.json", RESULTS / "latest.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

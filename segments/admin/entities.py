@@ -1,0 +1,241 @@
+"""Admin pages of organizations, ledgers, portfolios and accounts. Every save and delete
+goes through ``segments.services`` (see ``segments.admin.base``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+
+from segments import errors, services
+from segments.admin.base import (
+    DeletedFilter,
+    EntityAdmin,
+    LabelledRelatedFilter,
+    SegmentFilter,
+    ServiceForm,
+)
+from segments.models import Account, Ledger, Organization, Portfolio
+
+STATUS_FIELDSET = ("Status", {"fields": ("status_code", "status_description")})
+METADATA_FIELDSET = ("Metadata", {"fields": ("metadata",)})
+ADDRESS_HELP = (
+    "A JSON object with any of line1, line2, zipCode, city, state and country (ISO 3166 "
+    'alpha-2), e.g. {"city": "São Paulo", "country": "BR"}.'
+)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(EntityAdmin):
+    """An organization: the tenant. Its legal document never changes; one that still holds
+    live ledgers, segments or child organizations cannot be deleted. Whoever creates one
+    becomes its admin (a membership)."""
+
+    list_display = (
+        "legal_name",
+        "legal_document",
+        "doing_business_as",
+        "parent_organization",
+        "status_code",
+        "created_at",
+    )
+    list_select_related = ("parent_organization",)
+    list_filter = ("status_code", DeletedFilter)
+    search_fields = ("legal_name", "legal_document", "doing_business_as")
+    search_help_text = "Legal name, legal document or trade name, or a whole id."
+    autocomplete_fields = ("parent_organization",)
+    create_only_fields = ("legal_document",)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "legal_name",
+                    "legal_document",
+                    "doing_business_as",
+                    "parent_organization",
+                    "address",
+                )
+            },
+        ),
+        STATUS_FIELDSET,
+        METADATA_FIELDSET,
+    )
+    error_fields = {errors.OrganizationNotFound: "parent_organization"}
+    update_service = staticmethod(services.update_organization)
+    delete_service = staticmethod(services.delete_organization)
+
+    def get_form(self, request, obj=None, change=False, **kwargs) -> type[ServiceForm]:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if "address" in form_class.base_fields:
+            form_class.base_fields["address"].help_text = ADDRESS_HELP
+        return form_class
+
+    def create(self, actor: Any, form: ServiceForm, fields: dict[str, Any]) -> Organization:
+        return services.create_organization(actor, **fields)
+
+
+@admin.register(Ledger)
+class LedgerAdmin(EntityAdmin):
+    """A ledger of one organization (which never changes). One that still holds live
+    accounts, portfolios or segments cannot be deleted."""
+
+    list_display = ("name", "organization", "status_code", "created_at")
+    list_select_related = ("organization",)
+    list_filter = ("status_code", ("organization", LabelledRelatedFilter), DeletedFilter)
+    search_fields = ("name",)
+    search_help_text = "Ledger name, or a whole id."
+    autocomplete_fields = ("organization",)
+    create_only_fields = ("organization",)
+    parent_fields = ("organization",)
+    choice_related = ("organization",)
+    fieldsets = (
+        (None, {"fields": ("organization", "name")}),
+        STATUS_FIELDSET,
+        METADATA_FIELDSET,
+    )
+    update_service = staticmethod(services.update_ledger)
+    delete_service = staticmethod(services.delete_ledger)
+
+    def choice_label(self, obj: Ledger) -> str:
+        return f"{obj.name} · {obj.organization.legal_name}"
+
+    def create(self, actor: Any, form: ServiceForm, fields: dict[str, Any]) -> Ledger:
+        return services.create_ledger(actor, form.cleaned_data["organization"], **fields)
+
+
+@admin.register(Portfolio)
+class PortfolioAdmin(EntityAdmin):
+    """A portfolio of one ledger (which never changes). Its segment must be a live, ACTIVE
+    segment of that ledger or of its organization. One that still holds live accounts
+    cannot be deleted."""
+
+    list_display = (
+        "name",
+        "entity_id",
+        "ledger",
+        "organization",
+        "segment",
+        "status_code",
+        "created_at",
+    )
+    list_select_related = ("ledger", "organization", "segment")
+    list_filter = (
+        "status_code",
+        SegmentFilter,
+        ("organization", LabelledRelatedFilter),
+        ("ledger", LabelledRelatedFilter),
+        DeletedFilter,
+    )
+    search_fields = ("name", "entity_id")
+    search_help_text = "Portfolio name or holder's entity id, or a whole id."
+    autocomplete_fields = ("ledger", "segment")
+    create_only_fields = ("ledger",)
+    derived_fields = ("organization",)
+    parent_fields = ("ledger",)
+    choice_related = ("ledger",)
+    fieldsets = (
+        (None, {"fields": ("ledger", "name", "entity_id")}),
+        ("Segment", {"fields": ("segment",)}),
+        STATUS_FIELDSET,
+        METADATA_FIELDSET,
+    )
+    error_fields = {errors.LedgerNotFound: "ledger"}
+    update_service = staticmethod(services.update_portfolio)
+    delete_service = staticmethod(services.delete_portfolio)
+
+    def choice_label(self, obj: Portfolio) -> str:
+        return f"{obj.name} · {obj.ledger.name}"
+
+    def create(self, actor: Any, form: ServiceForm, fields: dict[str, Any]) -> Portfolio:
+        return services.create_portfolio(actor, form.cleaned_data["ledger"], **fields)
+
+
+@admin.register(Account)
+class AccountAdmin(EntityAdmin):
+    """An account of one ledger. Its ledger, type, asset code, alias and parent never
+    change; its alias is free among the ledger's live accounts and follows the alias rules;
+    its portfolio and parent belong to the same ledger; its segment is a live, ACTIVE
+    segment of that ledger or of its organization. Its effective segment is its own, else
+    its portfolio's."""
+
+    list_display = (
+        "account",
+        "name",
+        "type",
+        "asset_code",
+        "ledger",
+        "segment",
+        "effective_segment",
+        "portfolio",
+        "status_code",
+        "blocked",
+    )
+    list_select_related = ("ledger", "segment", "portfolio__segment")
+    list_filter = (
+        "status_code",
+        "blocked",
+        SegmentFilter,
+        ("organization", LabelledRelatedFilter),
+        ("ledger", LabelledRelatedFilter),
+        DeletedFilter,
+    )
+    search_fields = ("alias", "name", "entity_id")
+    search_help_text = "Alias, name or holder's entity id, or a whole id."
+    autocomplete_fields = ("ledger", "parent_account", "portfolio", "segment")
+    create_only_fields = ("ledger", "type", "asset_code", "alias", "parent_account")
+    derived_fields = ("organization",)
+    parent_fields = ("ledger",)
+    choice_related = ("ledger",)
+    readonly_fields = ("effective_segment",)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "ledger",
+                    "alias",
+                    "name",
+                    "type",
+                    "asset_code",
+                    "entity_id",
+                    "parent_account",
+                    "blocked",
+                )
+            },
+        ),
+        ("Segment", {"fields": ("portfolio", "segment", "effective_segment")}),
+        STATUS_FIELDSET,
+        METADATA_FIELDSET,
+    )
+    error_fields = {errors.LedgerNotFound: "ledger", errors.PortfolioNotFound: "portfolio"}
+    update_service = staticmethod(services.update_account)
+    delete_service = staticmethod(services.delete_account)
+
+    def get_fieldsets(self, request, obj=None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None:
+            return fieldsets
+        return [
+            (name, {**opts, "fields": tuple(f for f in opts["fields"] if f != "effective_segment")})
+            for name, opts in fieldsets
+        ]
+
+    @admin.display(description="account", ordering="alias")
+    def account(self, obj: Account) -> str:
+        return str(obj)
+
+    @admin.display(description="effective segment")
+    def effective_segment(self, obj: Account) -> Any:
+        """Its own segment, else its portfolio's."""
+        if obj.segment_id:
+            return obj.segment
+        if obj.portfolio_id and obj.portfolio.segment_id:
+            return f"{obj.portfolio.segment} (through portfolio)"
+        return None
+
+    def choice_label(self, obj: Account) -> str:
+        return f"{obj} · {obj.ledger.name}"
+
+    def create(self, actor: Any, form: ServiceForm, fields: dict[str, Any]) -> Account:
+        return services.create_account(actor, form.cleaned_data["ledger"], **fields)

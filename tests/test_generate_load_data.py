@@ -1,0 +1,142 @@
+"""``generate_load_data`` at small scale: the shape the benchmark relies on, and the
+rules of the domain kept by rows that never went through the services."""
+
+from __future__ import annotations
+
+import uuid
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.models import Count
+
+from segments.models import (
+    Account,
+    ApiToken,
+    Ledger,
+    Membership,
+    Organization,
+    Portfolio,
+    Role,
+    Segment,
+    SegmentHistory,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+SMALL = {
+    "organizations": 2,
+    "ledgers": 6,
+    "segments": 60,
+    "accounts": 2000,
+    "portfolios": 100,
+    "big_segment_size": 600,
+    "no_progress": True,
+}
+
+
+def _generate(**overrides) -> str:
+    out = StringIO()
+    call_command("generate_load_data", stdout=out, stderr=StringIO(), **(SMALL | overrides))
+    return out.getvalue()
+
+
+def test_it_loads_the_requested_counts_with_a_big_segment_and_a_token():
+    output = _generate()
+    assert Organization.objects.count() == 2
+    assert Ledger.objects.count() == 6
+    assert Segment.all_objects.count() == 60
+    assert Account.all_objects.count() == 2000
+    assert Portfolio.all_objects.count() == 100
+    big = Segment.objects.get(name="Retail mass market")
+    assert big.ledger_id is not None
+    assert Account.all_objects.filter(segment=big).count() == 600
+    assert Segment.objects.filter(ledger__isnull=True).exists()
+    token = output.split("API token (user bench): ")[1].split()[0]
+    found = ApiToken.objects.get(token_hash=ApiToken.hash(token))
+    assert found.user.username == "bench"
+    roles = set(Membership.objects.filter(user=found.user).values_list("role", flat=True))
+    assert roles == {Role.ADMIN}
+    assert Membership.objects.filter(user=found.user).count() == 2
+    assert "peak RSS" in output
+
+
+def test_ids_are_uuid7_stamped_with_created_at_and_increase_with_it():
+    _generate()
+    rows = list(Account.all_objects.order_by("id").values_list("id", "created_at"))
+    assert all(pk.version == 7 for pk, _ in rows)
+    assert all((pk.int >> 80) == int(created.timestamp() * 1000) for pk, created in rows[:50])
+    created = [when for _, when in rows]
+    assert created == sorted(created)
+
+
+def test_the_shape_is_skewed_with_metadata_and_soft_deletes():
+    _generate(accounts=3000, big_segment_size=0)
+    sizes = sorted(
+        Account.objects.exclude(segment=None)
+        .values("segment")
+        .annotate(n=Count("id"))
+        .values_list("n", flat=True),
+        reverse=True,
+    )
+    assert sizes[0] >= 5 * sizes[len(sizes) // 2]
+    with_metadata = Account.all_objects.exclude(metadata={}).count()
+    assert 700 < with_metadata < 1300
+    assert Account.all_objects.filter(deleted_at__isnull=False).exists()
+
+
+def test_the_domain_rules_hold():
+    _generate()
+    # No member of a deleted segment, and members belong to the segment's scope.
+    assert not Account.all_objects.filter(segment__deleted_at__isnull=False).exists()
+    assert not Portfolio.all_objects.filter(segment__deleted_at__isnull=False).exists()
+    for account in Account.objects.exclude(segment=None).select_related("segment")[:300]:
+        segment = account.segment
+        assert segment.organization_id == account.organization_id
+        assert segment.ledger_id in (None, account.ledger_id)
+    # Portfolios and parents are live rows of the same ledger.
+    assert not Account.objects.filter(portfolio__deleted_at__isnull=False).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM segments_account a JOIN segments_portfolio p "
+            "ON p.id = a.portfolio_id WHERE p.ledger_id <> a.ledger_id"
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(
+            "SELECT count(*) FROM segments_account a JOIN segments_account p "
+            "ON p.id = a.parent_account_id WHERE p.ledger_id <> a.ledger_id "
+            "OR p.created_at >= a.created_at"
+        )
+        assert cursor.fetchone()[0] == 0
+    # The partial unique indexes were rebuilt (and so checked) after the load.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'segments_segment' "
+            "AND indexname LIKE 'segment_name_unique%%'"
+        )
+        assert len(cursor.fetchall()) == 2
+    # One "created" history entry per segment, one "deleted" per deleted segment.
+    assert SegmentHistory.objects.filter(action="created").count() == 60
+    assert (
+        SegmentHistory.objects.filter(action="deleted").count()
+        == Segment.all_objects.filter(deleted_at__isnull=False).count()
+    )
+    assert all(
+        isinstance(pk, uuid.UUID) and pk.version == 7
+        for pk in SegmentHistory.objects.values_list("id", flat=True)
+    )
+
+
+def test_it_refuses_to_load_over_existing_data_without_reset():
+    _generate()
+    with pytest.raises(CommandError, match="--reset"):
+        _generate()
+    _generate(reset=True, accounts=1000, big_segment_size=100)
+    assert Account.all_objects.count() == 1000
+
+
+def test_it_refuses_a_database_other_than_postgresql(monkeypatch):
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    with pytest.raises(CommandError, match="needs PostgreSQL"):
+        _generate()
