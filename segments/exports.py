@@ -27,7 +27,13 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
@@ -252,7 +258,9 @@ def _member_segment(user, organization_id: Any, ledger: Ledger, segment_id: Any)
 
 @login_required
 @require_GET
-def segments_csv(request: HttpRequest, organization_id: uuid.UUID, ledger_id: uuid.UUID):
+def segments_csv(
+    request: HttpRequest, organization_id: uuid.UUID, ledger_id: uuid.UUID
+) -> HttpResponse:
     """Every segment of the ledger that the Segments tab lists with these filters, with
     its member counts."""
     try:
@@ -271,7 +279,7 @@ def segments_csv(request: HttpRequest, organization_id: uuid.UUID, ledger_id: uu
 @require_GET
 def segment_members_csv(
     request: HttpRequest, organization_id: uuid.UUID, ledger_id: uuid.UUID, segment_id: uuid.UUID
-):
+) -> HttpResponse:
     """Every member of the segment (accounts, then portfolios) that its Members tab lists
     with these filters. An organization segment's members come from all its ledgers."""
     try:

@@ -13,7 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from segments import errors
@@ -118,12 +127,25 @@ def with_member_counts(queryset: QuerySet[Segment]) -> QuerySet[Segment]:
     )
 
 
+def restrict_within(queryset: QuerySet, user, organization_id: Any) -> QuerySet:
+    """``tenancy.restrict`` for a list already confined to one organization (the rows of a
+    ledger, a segment …): all of them when the user may view that organization, else
+    none. The check is one uncorrelated EXISTS that PostgreSQL evaluates once, so the
+    plan of the list and of its count stays on the list's own index; a correlated
+    ``organization_id IN (memberships)`` made it scan every account of the organization
+    (issue #7)."""
+    visible = restrict(Organization.objects.filter(pk=organization_id), user)
+    return queryset.filter(Exists(visible))
+
+
 def list_organizations(user, params: Mapping[str, Any]) -> QuerySet[Organization]:
     return apply_filters(OrganizationFilterSet, params, restrict(Organization.objects.all(), user))
 
 
 def list_ledgers(user, organization: Organization, params: Mapping[str, Any]) -> QuerySet[Ledger]:
-    queryset = restrict(Ledger.objects.filter(organization=organization), user)
+    queryset = restrict_within(
+        Ledger.objects.filter(organization=organization), user, organization.pk
+    )
     return apply_filters(LedgerFilterSet, params, queryset)
 
 
@@ -135,7 +157,7 @@ def list_segments(
     queryset = Segment.objects.filter(organization=organization, ledger=ledger).select_related(
         "ledger"
     )
-    queryset = restrict(queryset, user)
+    queryset = restrict_within(queryset, user, organization.pk)
     return with_member_counts(apply_filters(SegmentFilterSet, params, queryset))
 
 
@@ -145,33 +167,39 @@ def segments_usable_in(user, ledger: Ledger) -> QuerySet[Segment]:
     queryset = Segment.objects.filter(
         Q(ledger=ledger) | Q(ledger__isnull=True, organization_id=ledger.organization_id)
     )
-    return restrict(queryset, user).order_by("-ledger_id", "name", "id")
+    return restrict_within(queryset, user, ledger.organization_id).order_by(
+        "-ledger_id", "name", "id"
+    )
 
 
 def list_portfolios(user, ledger: Ledger, params: Mapping[str, Any]) -> QuerySet[Portfolio]:
-    queryset = restrict(Portfolio.objects.filter(ledger=ledger), user).select_related("segment")
+    queryset = restrict_within(
+        Portfolio.objects.filter(ledger=ledger), user, ledger.organization_id
+    ).select_related("segment")
     return apply_filters(PortfolioFilterSet, params, queryset)
 
 
 def list_accounts(user, ledger: Ledger, params: Mapping[str, Any]) -> QuerySet[Account]:
-    queryset = restrict(Account.objects.filter(ledger=ledger), user).select_related(
-        "segment", "portfolio", "portfolio__segment"
-    )
+    queryset = restrict_within(
+        Account.objects.filter(ledger=ledger), user, ledger.organization_id
+    ).select_related("segment", "portfolio", "portfolio__segment")
     return apply_filters(AccountFilterSet, params, queryset)
 
 
 def list_segment_accounts(user, segment: Segment, params: Mapping[str, Any]) -> QuerySet[Account]:
     """Accounts tagged with the segment (its direct members)."""
-    queryset = restrict(Account.objects.filter(segment=segment), user).select_related(
-        "ledger", "portfolio"
-    )
+    queryset = restrict_within(
+        Account.objects.filter(segment=segment), user, segment.organization_id
+    ).select_related("ledger", "portfolio")
     return apply_filters(AccountFilterSet, params, queryset)
 
 
 def list_segment_portfolios(
     user, segment: Segment, params: Mapping[str, Any]
 ) -> QuerySet[Portfolio]:
-    queryset = restrict(Portfolio.objects.filter(segment=segment), user).select_related("ledger")
+    queryset = restrict_within(
+        Portfolio.objects.filter(segment=segment), user, segment.organization_id
+    ).select_related("ledger")
     return apply_filters(PortfolioFilterSet, params, queryset)
 
 
@@ -184,9 +212,7 @@ def _assignable_to(model, user, segment: Segment) -> QuerySet:
     return restrict(queryset, user).select_related("ledger", "segment")
 
 
-def accounts_assignable_to(
-    user, segment: Segment, params: Mapping[str, Any]
-) -> QuerySet[Account]:
+def accounts_assignable_to(user, segment: Segment, params: Mapping[str, Any]) -> QuerySet[Account]:
     """Accounts the segment may take and does not hold yet: live accounts of its ledger,
     or of every ledger of its organization for an organization segment (the members
     picker)."""
@@ -201,7 +227,9 @@ def portfolios_assignable_to(
 
 
 def list_segment_history(user, segment: Segment) -> QuerySet[SegmentHistory]:
-    return restrict(SegmentHistory.objects.filter(segment=segment), user).select_related("actor")
+    return restrict_within(
+        SegmentHistory.objects.filter(segment=segment), user, segment.organization_id
+    ).select_related("actor")
 
 
 def member_counts(segment: Segment) -> dict[str, int]:

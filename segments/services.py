@@ -213,6 +213,9 @@ def _save(obj: Entity, *, create: bool) -> None:
         text = str(exc)
         cause = getattr(exc, "__cause__", None)
         constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or ""
+        # SQLite names the columns of a plain unique index rather than the constraint.
+        if not constraint and "segments_account.alias" in text:
+            constraint = "account_alias_unique_per_ledger"
         for name, (error_class, message) in CONSTRAINT_ERRORS.items():
             if name == constraint or name in text:
                 field = "alias" if error_class is errors.DuplicateAlias else "name"

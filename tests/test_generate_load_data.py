@@ -51,7 +51,7 @@ def test_it_loads_the_requested_counts_with_a_big_segment_and_a_token():
     assert Portfolio.all_objects.count() == 100
     big = Segment.objects.get(name="Retail mass market")
     assert big.ledger_id is not None
-    assert Account.all_objects.filter(segment=big).count() == 600
+    assert Account.objects.filter(segment=big).count() == 600
     assert Segment.objects.filter(ledger__isnull=True).exists()
     token = output.split("API token (user bench): ")[1].split()[0]
     found = ApiToken.objects.get(token_hash=ApiToken.hash(token))

@@ -231,7 +231,9 @@ class SegmentAdmin(EntityAdmin):
         description="Detach members and delete selected segments",
         location=EVERYWHERE,
     )
-    def detach_and_delete(self, request: HttpRequest, queryset: QuerySet[Segment]):
+    def detach_and_delete(
+        self, request: HttpRequest, queryset: QuerySet[Segment]
+    ) -> HttpResponse | None:
         """Take every account and portfolio out of each segment and delete it, in one
         transaction per segment, after a confirmation page that shows the counts."""
         live = queryset.filter(deleted_at__isnull=True)
@@ -303,7 +305,7 @@ class SegmentAdmin(EntityAdmin):
         description="Export members of selected segments (CSV)",
         location=EVERYWHERE,
     )
-    def export_members_csv(self, request: HttpRequest, queryset: QuerySet[Segment]):
+    def export_members_csv(self, request: HttpRequest, queryset: QuerySet[Segment]) -> HttpResponse:
         """Every live member of the selected segments, streamed: the file that
         ``manage.py import_segment_members`` reads back."""
         return self._members_csv(list(queryset.order_by("name", "id")))

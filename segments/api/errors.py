@@ -127,8 +127,9 @@ class Problem:
 def problem_from_domain_error(error: errors.DomainError) -> Problem:
     """A domain error as the API shows it: its code, status and title, its message, and
     its fields under their API names. Missing (0009) and unexpected (0053) fields are
-    listed by their API names in the message as well."""
-    if error.http_status >= 500:
+    listed by their API names in the message as well. A 500 says only "internal error"
+    and the request id; another 5xx (503) keeps its message and adds the request id."""
+    if error.http_status == 500:
         return internal_error_problem()
     fields = {api_field_name(name): message for name, message in error.fields.items()}
     values = {
@@ -149,6 +150,7 @@ def problem_from_domain_error(error: errors.DomainError) -> Problem:
         entity_type=error.entity_type,
         fields=fields,
         values=values,
+        request_id=current_request_id.get() if error.http_status >= 500 else None,
     )
 
 

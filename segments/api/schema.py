@@ -20,12 +20,22 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
+    extend_schema_view,
     inline_serializer,
 )
 from rest_framework import serializers
 
 from segments.api.errors import PROBLEM_CONTENT_TYPE
-from segments.models import Status
+from segments.api.serializers import (
+    HistoryEntrySerializer,
+    MembersAssignedSerializer,
+    MembersInputSerializer,
+    MembersRemovedSerializer,
+    required_fields,
+    writable_fields,
+)
+from segments.models import Entity, Segment, Status
 from segments.selectors import MAX_PAGE
 
 # --------------------------------------------------------------------------- problem body
@@ -269,8 +279,6 @@ class ApiAutoSchema(AutoSchema):
     that the services require on create, only the changeable ones on update."""
 
     def _map_basic_serializer(self, serializer, direction) -> dict[str, Any]:
-        from segments.api.serializers import required_fields, writable_fields
-
         schema = super()._map_basic_serializer(serializer, direction)
         if direction != "request":
             return schema
@@ -449,3 +457,127 @@ def count_operation(plural: str, tag: str, filters: Sequence[OpenApiParameter] =
         parameters=[TOTAL_COUNT, *filters],
         description="No body: the count is in `X-Total-Count`. The list's filters apply.",
     )
+
+
+DETACH_NOTE = (
+    "A segment that still has members is refused (409, 9001, the counts in the message) "
+    "unless `detach=true`: then its members are taken out and it is deleted, in one "
+    "transaction."
+)
+
+
+def crud_docs(
+    label: str,
+    plural: str,
+    tag: str,
+    model: type[Entity],
+    item: type[serializers.Serializer],
+    body: type[serializers.Serializer],
+    *,
+    cursor: bool = False,
+) -> dict[str, Any]:
+    """The documentation of one collection's views: ``list`` (GET, POST), ``detail``
+    (GET, PATCH, DELETE) and ``count`` (HEAD), as class decorators."""
+    filters = FILTERS[model.entity_type]
+    count_filters = [param for param in filters if param.name != "cursor"]
+    delete_extras: dict[str, Any] = {}
+    if model is Segment:
+        delete_extras = {"parameters": [DETACH], "description": DETACH_NOTE}
+    return {
+        "list": extend_schema_view(
+            get=list_operation(label, plural, tag, item, filters, cursor=cursor),
+            post=create_operation(label, tag, item, body),
+        ),
+        "detail": extend_schema_view(
+            get=get_operation(label, tag, item),
+            patch=update_operation(label, tag, item, body),
+            delete=delete_operation(label, tag, **delete_extras),
+        ),
+        "count": extend_schema_view(
+            head=count_operation(plural, tag, [*LIST_PARAMETERS[2:], *count_filters])
+        ),
+    }
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "anyOf": [
+                {"$ref": "#/components/schemas/Account"},
+                {"$ref": "#/components/schemas/Portfolio"},
+            ]
+        },
+    }
+)
+class MemberListField(serializers.ListField):
+    """Accounts or portfolios, as ``kind`` asks."""
+
+
+MEMBER_PAGE = inline_serializer(
+    name="SegmentMemberPage",
+    fields={
+        "items": MemberListField(),
+        "page": serializers.IntegerField(),
+        "limit": serializers.IntegerField(),
+    },
+)
+
+
+def member_docs(label: str, tag: str) -> dict[str, Any]:
+    """The documentation of a segment's ``members``, ``remove`` and ``history`` views;
+    ``label`` is ``Segment`` (ledger level) or ``OrganizationSegment``."""
+    return {
+        "members": extend_schema_view(
+            get=operation(
+                f"list{label}Members",
+                "List a segment's members",
+                tag,
+                success={
+                    200: OpenApiResponse(
+                        MEMBER_PAGE,
+                        description="Accounts (`kind=account`, the default) or portfolios "
+                        "(`kind=portfolio`).",
+                    )
+                },
+                errors=READ_ERRORS,
+                parameters=[MEMBER_KIND, *LIST_PARAMETERS, TOTAL_COUNT],
+                description="The accounts or portfolios tagged with the segment.",
+            ),
+            post=operation(
+                f"assign{label}Members",
+                "Put accounts and portfolios into a segment",
+                tag,
+                request=MembersInputSerializer,
+                success={200: OpenApiResponse(MembersAssignedSerializer)},
+                errors=WRITE_ERRORS,
+                description="All or nothing: every id must be a live account or portfolio "
+                "that the segment may take, and the segment must be ACTIVE. At most 10,000 "
+                "ids. Members of another segment move to this one.",
+            ),
+        ),
+        "remove": extend_schema_view(
+            post=operation(
+                f"remove{label}Members",
+                "Take accounts and portfolios out of a segment",
+                tag,
+                request=MembersInputSerializer,
+                success={200: OpenApiResponse(MembersRemovedSerializer)},
+                errors=WRITE_ERRORS,
+                description="All or nothing: every id must be a member of this segment.",
+            )
+        ),
+        "history": extend_schema_view(
+            get=operation(
+                f"list{label}History",
+                "A segment's history",
+                tag,
+                success={
+                    200: OpenApiResponse(page_of("SegmentHistoryPage", HistoryEntrySerializer))
+                },
+                errors=READ_ERRORS,
+                parameters=[*LIST_PARAMETERS[:2], TOTAL_COUNT],
+                description="Every change to the segment and its membership, newest first.",
+            )
+        ),
+    }

@@ -74,7 +74,7 @@ class TextOrEmptyField(serializers.CharField):
 
 
 class AddressSerializer(serializers.Serializer):
-    """An organization's address, every part present (``""`` when unset, ``line2`` null)."""
+    """An organization's address, every part present (`""` when unset, `line2` null)."""
 
     line1 = serializers.CharField(read_only=True, default="")
     line2 = serializers.CharField(read_only=True, default=None, allow_null=True)
@@ -107,7 +107,7 @@ class LedgerSerializer(EntitySerializer):
 
 
 class SegmentSerializer(EntitySerializer):
-    """A segment and its direct members' counts. ``ledgerId`` is null for an
+    """A segment and its direct members' counts. `ledgerId` is null for an
     organization-level segment."""
 
     organizationId = serializers.UUIDField(source="organization_id")
@@ -119,7 +119,7 @@ class SegmentSerializer(EntitySerializer):
 
 
 class PortfolioSerializer(EntitySerializer):
-    """A portfolio. ``entityId`` is left out when unset, as Midaz does."""
+    """A portfolio. `entityId` is left out when unset, as Midaz does."""
 
     organizationId = serializers.UUIDField(source="organization_id")
     ledgerId = serializers.UUIDField(source="ledger_id")
@@ -135,8 +135,8 @@ class PortfolioSerializer(EntitySerializer):
 
 
 class AccountSerializer(EntitySerializer):
-    """An account. ``holderId`` (null) and ``holderCheckSkipped`` (false) are Midaz v4
-    fields that this service does not use."""
+    """An account. `holderId` (null) and `holderCheckSkipped` (false) are Midaz v4 fields
+    that this service does not use."""
 
     organizationId = serializers.UUIDField(source="organization_id")
     ledgerId = serializers.UUIDField(source="ledger_id")

@@ -14,16 +14,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import (
-    OpenApiResponse,
-    extend_schema_field,
-    extend_schema_view,
-    inline_serializer,
-)
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import IntegerField, ListField, Serializer
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from segments import errors, selectors, services
@@ -34,9 +28,7 @@ from segments.api.serializers import (
     HistoryEntrySerializer,
     LedgerInputSerializer,
     LedgerSerializer,
-    MembersAssignedSerializer,
     MembersInputSerializer,
-    MembersRemovedSerializer,
     OrganizationInputSerializer,
     OrganizationSerializer,
     PortfolioInputSerializer,
@@ -297,6 +289,8 @@ class Accounts(InLedger):
             body["next_cursor"] = page.next_cursor
         if page.prev_cursor:
             body["prev_cursor"] = page.prev_cursor
+        if not params.get("cursor") and not page.next_cursor:
+            return body, len(page.items)  # the whole list fits in this first page
         return body, queryset.order_by().count()
 
 
@@ -380,47 +374,26 @@ class CountView(ApiView):
 # --------------------------------------------------------------------------- documented routes
 
 
-def _crud_docs(label: str, plural: str, tag: str, endpoint: Endpoint, **kwargs: Any):
-    filters = docs.FILTERS[endpoint.model.entity_type]
-    count_filters = [param for param in filters if param.name != "cursor"]
-    return {
-        "list": extend_schema_view(
-            get=docs.list_operation(
-                label, plural, tag, endpoint.output, filters, cursor=endpoint is ACCOUNTS
-            ),
-            post=docs.create_operation(label, tag, endpoint.output, endpoint.input),
-        ),
-        "detail": extend_schema_view(
-            get=docs.get_operation(label, tag, endpoint.output),
-            patch=docs.update_operation(label, tag, endpoint.output, endpoint.input),
-            delete=docs.delete_operation(label, tag, **kwargs),
-        ),
-        "count": extend_schema_view(
-            head=docs.count_operation(plural, tag, [*docs.LIST_PARAMETERS[2:], *count_filters])
-        ),
-    }
+def _docs(label: str, plural: str, tag: str, endpoint: Endpoint) -> dict[str, Any]:
+    return docs.crud_docs(
+        label,
+        plural,
+        tag,
+        endpoint.model,
+        endpoint.output,
+        endpoint.input,
+        cursor=endpoint is ACCOUNTS,
+    )
 
 
-ORGANIZATION_DOCS = _crud_docs("Organization", "Organizations", "Organizations", ORGANIZATIONS)
-LEDGER_DOCS = _crud_docs("Ledger", "Ledgers", "Ledgers", LEDGERS)
-DETACH_NOTE = (
-    "A segment that still has members is refused (409, 9001, the counts in the message) "
-    "unless `detach=true`: then its members are taken out and it is deleted, in one "
-    "transaction."
+ORGANIZATION_DOCS = _docs("Organization", "Organizations", "Organizations", ORGANIZATIONS)
+LEDGER_DOCS = _docs("Ledger", "Ledgers", "Ledgers", LEDGERS)
+SEGMENT_DOCS = _docs("Segment", "Segments", "Segments", SEGMENTS)
+ORGANIZATION_SEGMENT_DOCS = _docs(
+    "OrganizationSegment", "OrganizationSegments", "Organization segments", ORGANIZATION_SEGMENTS
 )
-SEGMENT_DOCS = _crud_docs(
-    "Segment", "Segments", "Segments", SEGMENTS, parameters=[docs.DETACH], description=DETACH_NOTE
-)
-ORGANIZATION_SEGMENT_DOCS = _crud_docs(
-    "OrganizationSegment",
-    "OrganizationSegments",
-    "Organization segments",
-    ORGANIZATION_SEGMENTS,
-    parameters=[docs.DETACH],
-    description=DETACH_NOTE,
-)
-PORTFOLIO_DOCS = _crud_docs("Portfolio", "Portfolios", "Portfolios", PORTFOLIOS)
-ACCOUNT_DOCS = _crud_docs("Account", "Accounts", "Accounts", ACCOUNTS)
+PORTFOLIO_DOCS = _docs("Portfolio", "Portfolios", "Portfolios", PORTFOLIOS)
+ACCOUNT_DOCS = _docs("Account", "Accounts", "Accounts", ACCOUNTS)
 
 
 @ORGANIZATION_DOCS["list"]
@@ -560,85 +533,6 @@ def _member_ids(request: Request, segment: Segment) -> dict[str, list]:
     }
 
 
-@extend_schema_field(
-    {
-        "type": "array",
-        "items": {
-            "anyOf": [
-                {"$ref": "#/components/schemas/Account"},
-                {"$ref": "#/components/schemas/Portfolio"},
-            ]
-        },
-    }
-)
-class MemberListField(ListField):
-    pass
-
-
-MEMBER_PAGE = inline_serializer(
-    name="SegmentMemberPage",
-    fields={"items": MemberListField(), "page": IntegerField(), "limit": IntegerField()},
-)
-
-
-def _member_docs(label: str, tag: str) -> dict[str, Any]:
-    """The documentation of a segment's members and history routes; ``label`` is
-    ``Segment`` (ledger level) or ``OrganizationSegment``."""
-    return {
-        "members": extend_schema_view(
-            get=docs.operation(
-                f"list{label}Members",
-                "List a segment's members",
-                tag,
-                success={
-                    200: OpenApiResponse(
-                        MEMBER_PAGE,
-                        description="Accounts (`kind=account`, the default) or portfolios "
-                        "(`kind=portfolio`).",
-                    )
-                },
-                errors=docs.READ_ERRORS,
-                parameters=[docs.MEMBER_KIND, *docs.LIST_PARAMETERS, docs.TOTAL_COUNT],
-            ),
-            post=docs.operation(
-                f"assign{label}Members",
-                "Put accounts and portfolios into a segment",
-                tag,
-                request=MembersInputSerializer,
-                success={200: OpenApiResponse(MembersAssignedSerializer)},
-                errors=docs.WRITE_ERRORS,
-                description="All or nothing: every id must be a live account or portfolio "
-                "that the segment may take, and the segment must be ACTIVE. At most 10,000 "
-                "ids. Members of another segment move to this one.",
-            ),
-        ),
-        "remove": extend_schema_view(
-            post=docs.operation(
-                f"remove{label}Members",
-                "Take accounts and portfolios out of a segment",
-                tag,
-                request=MembersInputSerializer,
-                success={200: OpenApiResponse(MembersRemovedSerializer)},
-                errors=docs.WRITE_ERRORS,
-                description="All or nothing: every id must be a member of this segment.",
-            )
-        ),
-        "history": extend_schema_view(
-            get=docs.operation(
-                f"list{label}History",
-                "A segment's history",
-                tag,
-                success={
-                    200: OpenApiResponse(docs.page_of("SegmentHistoryPage", HistoryEntrySerializer))
-                },
-                errors=docs.READ_ERRORS,
-                parameters=[*docs.LIST_PARAMETERS[:2], docs.TOTAL_COUNT],
-                description="Every change to the segment and its membership, newest first.",
-            )
-        ),
-    }
-
-
 class SegmentMembersView(ApiView):
     """A segment's direct members: accounts and portfolios tagged with it."""
 
@@ -677,8 +571,8 @@ class SegmentHistoryView(ApiView):
         return Response(body, headers={TOTAL_COUNT_HEADER: str(total)})
 
 
-SEGMENT_MEMBER_DOCS = _member_docs("Segment", "Segments")
-ORGANIZATION_SEGMENT_MEMBER_DOCS = _member_docs("OrganizationSegment", "Organization segments")
+SEGMENT_MEMBER_DOCS = docs.member_docs("Segment", "Segments")
+ORGANIZATION_SEGMENT_MEMBER_DOCS = docs.member_docs("OrganizationSegment", "Organization segments")
 
 
 @SEGMENT_MEMBER_DOCS["members"]

@@ -51,10 +51,17 @@
 
   /* ------------------------------------------------------------------ dialog */
 
-  var dialog = document.getElementById("dialog");
-  var dialogBody = document.getElementById("dialog-body");
+  // Looked up each time: a history restore replaces the body's content.
+  function getDialog() {
+    return document.getElementById("dialog");
+  }
+
+  function getDialogBody() {
+    return document.getElementById("dialog-body");
+  }
 
   function openDialog() {
+    var dialog = getDialog();
     if (!dialog) return;
     if (!dialog.open) dialog.showModal();
     var focusable = dialog.querySelector("[autofocus]") ||
@@ -64,13 +71,18 @@
   }
 
   function closeDialog() {
+    var dialog = getDialog();
     if (dialog && dialog.open) dialog.close();
   }
 
-  if (dialog) {
+  function initDialog() {
+    var dialog = getDialog();
+    if (!dialog || dialog.hasAttribute("data-ready")) return;
+    dialog.setAttribute("data-ready", "");
     if (dialog.hasAttribute("data-modal-on-load")) {
       // Rendered open for a deep link (?create=1): make it modal, and drop the flag
       // from the address so that a reload or a shared link of the list stays a list.
+      dialog.removeAttribute("data-modal-on-load");
       dialog.close();
       openDialog();
       if (window.history && window.URL) {
@@ -81,7 +93,7 @@
     }
     dialog.addEventListener("close", function () {
       window.setTimeout(function () {
-        if (!dialog.open) dialogBody.replaceChildren();
+        if (!dialog.open) getDialogBody().replaceChildren();
       }, 0);
     });
     // A click on the backdrop (the <dialog> itself, outside its content) closes it.
@@ -90,11 +102,13 @@
     });
   }
 
+  initDialog();
+
   /* ------------------------------------------------------------------ htmx events */
 
   body.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
-    if (target && target.id === "dialog-body" && dialogBody.children.length) {
+    if (target && target.id === "dialog-body" && target.children.length) {
       openDialog();
     }
   });
@@ -133,6 +147,7 @@
 
   document.addEventListener("click", function (event) {
     var closer = event.target.closest("[data-dialog-close]");
+    var dialog = getDialog();
     if (closer && dialog && dialog.open && dialog.contains(closer)) {
       event.preventDefault();
       closeDialog();
@@ -183,6 +198,7 @@
     area.value = text;
     area.setAttribute("readonly", "");
     area.className = "visually-hidden";
+    var dialog = getDialog();
     (dialog && dialog.open ? dialog : body).appendChild(area);
     area.select();
     var ok = false;
@@ -297,8 +313,14 @@
     }
   });
 
-  document.querySelectorAll("[data-bulk-scope]").forEach(updateSelection);
-  document.querySelectorAll("[data-metadata-editor]").forEach(refreshMetadataEditor);
+  function initPage() {
+    initDialog();
+    document.querySelectorAll("[data-bulk-scope]").forEach(updateSelection);
+    document.querySelectorAll("[data-metadata-editor]").forEach(refreshMetadataEditor);
+  }
+
+  initPage();
+  body.addEventListener("htmx:historyRestore", initPage);
   body.addEventListener("htmx:load", function (event) {
     var root = event.detail.elt;
     if (root && root.querySelectorAll) {

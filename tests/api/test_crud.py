@@ -57,7 +57,7 @@ class EntityAPITestCase:
         return f"{self.collection_url()}/{obj.pk}"
 
     def as_(self, actor: str):
-        return self.client_for(self.users[actor] if actor in self.users else self.staff)
+        return self.client_for(self.users.get(actor, self.staff))
 
     # --------------------------------------------------------------- create
 
@@ -77,7 +77,9 @@ class EntityAPITestCase:
         assert type(self.make()).objects.filter(pk=body["id"]).exists()
 
     def test_create_refuses_anonymous_with_401(self):
-        response = self.client_for(None).post(self.collection_url(), self.create_data, format="json")
+        response = self.client_for(None).post(
+            self.collection_url(), self.create_data, format="json"
+        )
         assert response.status_code == 401
         assert response.json()["code"] == "9003"
         assert response["WWW-Authenticate"].startswith("Bearer")
@@ -180,7 +182,9 @@ class EntityAPITestCase:
         )
         assert response.status_code == 200, response.content
         assert response.json()["metadata"] == {"keep": "1", "new": 3}
-        cleared = self.as_("operator").patch(self.detail_url(obj), {"metadata": None}, format="json")
+        cleared = self.as_("operator").patch(
+            self.detail_url(obj), {"metadata": None}, format="json"
+        )
         assert cleared.json()["metadata"] == {}
 
     def test_patch_with_only_a_status_description_keeps_the_code(self):
@@ -210,9 +214,12 @@ class EntityAPITestCase:
         obj = self.make()
         client = self.as_("operator")
         etag = client.get(self.detail_url(obj))["ETag"]
-        assert client.patch(
-            self.detail_url(obj), self.update_data, format="json", HTTP_IF_MATCH=etag
-        ).status_code == 200
+        assert (
+            client.patch(
+                self.detail_url(obj), self.update_data, format="json", HTTP_IF_MATCH=etag
+            ).status_code
+            == 200
+        )
         stale = client.patch(
             self.detail_url(obj), self.update_data, format="json", HTTP_IF_MATCH=etag
         )
@@ -389,7 +396,10 @@ class TestAccounts(EntityAPITestCase):
             self.detail_url(self.make()), {"type": "savings", "alias": "@x"}, format="json"
         )
         assert response.status_code == 400
-        assert response.json()["fields"] == {"type": "cannot be changed", "alias": "cannot be changed"}
+        assert response.json()["fields"] == {
+            "type": "cannot be changed",
+            "alias": "cannot be changed",
+        }
 
     def test_cursor_pages_walk_the_whole_list(self):
         made = {str(self.make().pk) for _ in range(5)}
@@ -417,7 +427,9 @@ class TestAccounts(EntityAPITestCase):
         client = self.as_("viewer")
 
         def ids(**params):
-            return [item["id"] for item in client.get(self.collection_url(), params).json()["items"]]
+            return [
+                item["id"] for item in client.get(self.collection_url(), params).json()["items"]
+            ]
 
         assert ids(segment_id=segment.pk) == [str(in_segment.pk)]
         assert ids(portfolio_id=portfolio.pk) == [str(in_portfolio.pk)]

@@ -221,6 +221,16 @@ def test_0053_unexpected_and_read_only_fields(operator_client, ledger_url):
     assert {"location": "foo", "message": "unexpected field", "value": "bar"} in problem["errors"]
 
 
+def test_0053_unexpected_address_parts(client_for, staff):
+    response = client_for(staff).post(
+        "/v1/organizations",
+        {"legalName": "X", "legalDocument": "1", "address": {"line1": "a", "planet": "Mars"}},
+        format="json",
+    )
+    problem = assert_problem(response, 400, "0053")
+    assert problem["fields"] == {"address.planet": "unexpected field"}
+
+
 def test_0065_path_parameter_not_a_uuid(operator_client, organization):
     response = operator_client.get(f"/v1/organizations/{organization.pk}/ledgers/not-a-uuid")
     problem = assert_problem(response, 400, "0065")
@@ -245,9 +255,7 @@ def test_0081_sort_order_not_asc_or_desc(operator_client, ledger_url):
 
 def test_0082_query_parameter_malformed(operator_client, ledger_url):
     assert_problem(operator_client.get(f"{ledger_url}/segments", {"limit": "ten"}), 400, "0082")
-    assert_problem(
-        operator_client.get(f"{ledger_url}/accounts", {"segment_id": "x"}), 400, "0082"
-    )
+    assert_problem(operator_client.get(f"{ledger_url}/accounts", {"segment_id": "x"}), 400, "0082")
     huge_page = operator_client.get(f"{ledger_url}/segments", {"page": 10**21})
     assert_problem(huge_page, 400, "0082")
 
@@ -268,7 +276,9 @@ def test_0094_body_is_not_json(operator_client, ledger_url):
     assert_problem(response, 400, "0094")
 
 
-def test_9001_delete_refused_while_the_segment_has_members(client_for, admin_user, ledger_url, ledger):
+def test_9001_delete_refused_while_the_segment_has_members(
+    client_for, admin_user, ledger_url, ledger
+):
     segment = SegmentFactory(ledger=ledger, name="Black")
     AccountFactory.create_batch(2, ledger=ledger, segment=segment)
     response = client_for(admin_user).delete(f"{ledger_url}/segments/{segment.pk}")
@@ -276,7 +286,9 @@ def test_9001_delete_refused_while_the_segment_has_members(client_for, admin_use
     assert "2 account(s)" in problem["detail"]
 
 
-def test_9002_delete_refused_while_the_ledger_has_children(client_for, admin_user, ledger_url, ledger):
+def test_9002_delete_refused_while_the_ledger_has_children(
+    client_for, admin_user, ledger_url, ledger
+):
     AccountFactory(ledger=ledger)
     assert_problem(client_for(admin_user).delete(ledger_url), 409, "9002")
 
@@ -305,7 +317,10 @@ def test_9004_only_staff_create_organizations(client_for, operator):
 
 
 def test_9005_too_many_requests(client_for, operator, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "2/minute"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api": "2/minute"},
+    }
     cache.clear()
     client = client_for(operator)
     assert client.get("/v1/organizations").status_code == 200
@@ -368,7 +383,9 @@ def test_405_method_not_allowed(operator_client, organization):
 
 
 def test_415_body_not_json(operator_client, ledger_url):
-    response = operator_client.post(f"{ledger_url}/segments", "name=Black", content_type="text/plain")
+    response = operator_client.post(
+        f"{ledger_url}/segments", "name=Black", content_type="text/plain"
+    )
     assert_problem(response, 415, "415")
 
 

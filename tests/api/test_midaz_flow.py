@@ -25,9 +25,7 @@ def test_midaz_style_flow_from_organization_to_detach_delete(client_for, staff):
     ledger = created(f"{org_url}/ledgers", {"name": "Cards"})
     ledger_url = f"{org_url}/ledgers/{ledger['id']}"
     portfolio = created(f"{ledger_url}/portfolios", {"name": "Retail"})
-    black = created(
-        f"{ledger_url}/segments", {"name": "Black", "description": "Premium cards"}
-    )
+    black = created(f"{ledger_url}/segments", {"name": "Black", "description": "Premium cards"})
     black_url = f"{ledger_url}/segments/{black['id']}"
     account = created(
         f"{ledger_url}/accounts",

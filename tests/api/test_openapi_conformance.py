@@ -40,8 +40,6 @@ from tests.factories import (
     token_for,
 )
 
-import collections
-STATS = collections.Counter()
 MAX_EXAMPLES = 10  # per operation and per mode (valid, invalid): ~1,000 requests in all
 CHECKS = [
     not_a_server_error,
@@ -81,9 +79,7 @@ def world(db) -> tuple[dict[str, str], str]:
         "ledgers": str(ledger.pk),
         "ledger": str(ledger.pk),
         "segments": str(segment.pk),
-        "organization_segments": str(
-            SegmentFactory(ledger=None, organization=organization).pk
-        ),
+        "organization_segments": str(SegmentFactory(ledger=None, organization=organization).pk),
         "portfolios": str(portfolio.pk),
         "accounts": str(account.pk),
     }
@@ -97,9 +93,11 @@ def _modes(operation) -> list[GenerationMode]:
     breakable = "requestBody" in definition or any(
         parameter.get("in") == "query" for parameter in definition.get("parameters", [])
     )
-    return [GenerationMode.POSITIVE, GenerationMode.NEGATIVE] if breakable else [
-        GenerationMode.POSITIVE
-    ]
+    return (
+        [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+        if breakable
+        else [GenerationMode.POSITIVE]
+    )
 
 
 @pytest.fixture
@@ -141,14 +139,12 @@ def test_every_operation_answers_as_documented(world, in_process_app):
                 suppress_health_check=list(hypothesis.HealthCheck),
             )
             def answers_as_documented(case):
-                r = case.call_and_validate(checks=CHECKS)
-                STATS[(operation.method.upper(), operation.path, mode.value, r.status_code)] += 1
+                case.call_and_validate(checks=CHECKS)
 
             try:
                 answers_as_documented()
-            except Exception as failure:  # noqa: BLE001 - every operation is reported
+            except Exception as failure:  # every operation is reported, not only the first
                 failures.append(f"{operation.method.upper()} {operation.path} ({mode}): {failure}")
-    for k, v in sorted(STATS.items()): print(v, *k)
     assert not failures, "\n\n".join(failures)
 
 

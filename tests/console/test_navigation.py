@@ -135,5 +135,5 @@ def test_language_switcher_and_portuguese(as_user, operator, black, ledger_kwarg
     assert 'action="/i18n/setlang/"' in page.text
     pt = client.get(url("ledger_segments", **ledger_kwargs), headers={"Accept-Language": "pt-BR"})
     assert 'lang="pt-br"' in pt.text
-    assert "Gerencie os segmentos deste livro-razão." in pt.text
+    assert "Gerencie os segmentos deste ledger." in pt.text
     assert "Novo segmento" in pt.text

@@ -13,7 +13,7 @@ Rules the generated data follows (the same the services enforce):
 - status codes are ACTIVE / INACTIVE / PENDING / SUSPENDED; organizations and ledgers are
   never deleted (they hold live children);
 - segment sizes are skewed (Zipf-like), and the first segment of the first ledger, "Retail
-  mass market", holds exactly ``--big-segment-size`` accounts (default 500,000; clamped to
+  mass market", holds exactly ``--big-segment-size`` live accounts (default 500,000; clamped to
   half of the accounts on small runs) for the member-count scenario;
 - a third of the rows carry metadata, about 1 % are soft-deleted;
 - every segment has its "created" history entry (a deleted one also its "deleted" entry);
@@ -661,15 +661,13 @@ class Loader:
         ledger_org = [loaded.organization_ids[org] for org in plan.ledger_org]
         for index, (ledger, rank) in enumerate(interleaved(plan.account_targets)):
             pk, created = clock.at(index)
-            if ledger == 0 and rank < plan.big_segment:
-                segment = loaded.big_segment_id
-            else:
-                segment = self._segment_for(ledger, 0.7)
+            in_big = ledger == 0 and rank < plan.big_segment
+            segment = loaded.big_segment_id if in_big else self._segment_for(ledger, 0.7)
             portfolios = loaded.ledger_portfolios[ledger]
             portfolio = rng.choice(portfolios) if portfolios and rng.random() < 0.3 else None
             parent = last_live[ledger] if rng.random() < 0.02 else None
             deleted_at = None
-            if rng.random() < DELETED_SHARE:
+            if rng.random() < DELETED_SHARE and not in_big:  # the big segment stays whole
                 deleted_at = created + (self.now - created) * rng.random()
             else:
                 last_live[ledger] = pk

@@ -138,7 +138,7 @@ class Command(BaseCommand):
             )
         return segment
 
-    def _actor(self, username: str | None):
+    def _actor(self, username: str | None) -> Any:
         if not username:
             return None
         user = get_user_model().objects.filter(username=username).first()
