@@ -73,6 +73,7 @@ class Scenario:
     status: int = 0
     statements: list[str] = field(default_factory=list)
     queries: int | None = None
+    queries_at_limit_10: int | None = None
     seq_scan_of_accounts: bool = False
     app: dict[str, Any] = field(default_factory=dict)
     baseline: dict[str, Any] = field(default_factory=dict)
@@ -227,6 +228,11 @@ def capture(scenario: Scenario, fx: Fixture, plans: Path) -> None:
         if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
     ]
     scenario.seq_scan_of_accounts = explain(scenario.name, scenario.statements, plans)
+    if "limit=100" in scenario.path:
+        small_page = scenario.path.replace("limit=100", "limit=10")
+        with CaptureQueriesContext(connection) as captured:
+            client.generic(scenario.method, small_page, **extra)
+        scenario.queries_at_limit_10 = len(captured.captured_queries)
 
 
 def explain(name: str, statements: list[str], plans: Path) -> bool:
@@ -370,6 +376,8 @@ def run_wrk(wrk: str, url: str, method: str, headers: dict[str, str], args) -> d
     if line is None:
         return {"error": out[-500:]}
     data = json.loads(line.removeprefix("RESULT "))
+    if not data["requests"]:
+        return {"error": f"no request completed within {args.duration} s"}
     return summarize(
         data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1000,
         data["p99_us"] / 1000, data["non_2xx"] + data["socket_errors"],
@@ -592,6 +600,8 @@ def table(items: list[Scenario], extra: dict[str, Any]) -> str:
             continue
         ratio = f"{app['p50_ms'] / base['p50_ms']:.2f}×" if base.get("p50_ms") else "-"
         notes = [s.target] if s.target else []
+        if s.queries_at_limit_10 is not None:
+            notes.append(f"{s.queries_at_limit_10} queries at limit=10")
         if app.get("errors"):
             notes.append(f"{app['errors']} errors")
         if s.seq_scan_of_accounts:

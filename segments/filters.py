@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 
 from segments import errors
@@ -95,9 +95,10 @@ class EntityFilterSet(django_filters.FilterSet):
     def _filter_metadata(self, queryset: QuerySet) -> QuerySet:
         for index, (key, value) in enumerate(self.metadata_pairs()):
             alias = f"_metadata_{index}"
-            queryset = queryset.alias(**{alias: KeyTextTransform(key, "metadata")}).filter(
-                **{alias: value}
-            )
+            # Cast: compared as plain text on every database (SQLite's JSON-aware lookup
+            # on a key transform would read the value as JSON).
+            text = Cast(KeyTextTransform(key, "metadata"), TextField())
+            queryset = queryset.alias(**{alias: text}).filter(**{alias: value})
         return queryset
 
     def _order(self, queryset: QuerySet) -> QuerySet:

@@ -4,6 +4,7 @@ one, else a new one), and every log line written while serving the request names
 from __future__ import annotations
 
 import contextvars
+import datetime
 import json
 import logging
 import re
@@ -63,6 +64,7 @@ class RequestLogMiddleware:
         request_logger.info(
             json.dumps(
                 {
+                    "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
                     "event": "request",
                     "request_id": getattr(request, "request_id", "-"),
                     "method": request.method,

@@ -182,11 +182,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "segments.middleware.RequestIdLogFilter"}},
     "formatters": {
+        "message_only": {"format": "%(message)s"},
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
         },
     },
     "handlers": {
+        "request_lines": {"class": "logging.StreamHandler", "formatter": "message_only"},
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
@@ -194,7 +196,11 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One JSON line per request (segments.middleware.RequestLogMiddleware).
+        "segments.requests": {"handlers": ["request_lines"], "propagate": False},
+    },
 }
 
 # Request bodies above this answer 413 (segments.middleware.BodySizeLimitMiddleware).

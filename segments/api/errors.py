@@ -21,6 +21,7 @@ Field names in the body are the API's (camelCase): the services name the model f
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -234,9 +235,9 @@ def problem_from_exception(exc: BaseException) -> tuple[Problem, dict[str, str]]
     if isinstance(exc, drf.PermissionDenied):
         return problem_from_domain_error(errors.PermissionDenied(str(exc.detail))), headers
     if isinstance(exc, drf.Throttled):
-        wait = int(exc.wait) if exc.wait is not None else 1
-        headers["Retry-After"] = str(max(wait, 1))
-        message = f"Too many requests; retry in {max(wait, 1)} second(s)."
+        wait = max(math.ceil(exc.wait or 1), 1)
+        headers["Retry-After"] = str(wait)
+        message = f"Too many requests; retry in {wait} second(s)."
         return problem_from_domain_error(errors.TooManyRequests(message)), headers
     if isinstance(exc, drf.NotFound):
         return problem_from_domain_error(errors.EntityNotFound()), headers

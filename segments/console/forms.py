@@ -353,7 +353,7 @@ class AccountForm(MemberForm):
             values |= {
                 "alias": _blank_to_none(data["alias"]),
                 "type": data["type"].strip(),
-                "asset_code": data["asset_code"].strip(),
+                "asset_code": data["asset_code"].strip().upper(),
             }
         else:
             values["blocked"] = data["blocked"]

@@ -12,7 +12,16 @@ from typing import Any, ClassVar
 
 import pytest
 
-from segments.models import Entity, Organization, Role, SegmentHistory
+from segments.models import (
+    Account,
+    Entity,
+    Ledger,
+    Organization,
+    Portfolio,
+    Role,
+    Segment,
+    SegmentHistory,
+)
 from tests.factories import (
     AccountFactory,
     LedgerFactory,
@@ -28,6 +37,7 @@ pytestmark = pytest.mark.django_db
 class EntityAPITestCase:
     """The checks. Subclasses set the class attributes below and ``make``."""
 
+    model: ClassVar[type[Entity]]
     collection: ClassVar[str]  # path of the collection; {org} and {ledger} are filled in
     create_data: ClassVar[dict[str, Any]]
     update_data: ClassVar[dict[str, Any]]
@@ -74,7 +84,7 @@ class EntityAPITestCase:
         assert body["status"] == {"code": "ACTIVE", "description": None}
         assert body["deletedAt"] is None
         assert response["ETag"].startswith('"')
-        assert type(self.make()).objects.filter(pk=body["id"]).exists()
+        assert self.model.objects.filter(pk=body["id"]).exists()
 
     def test_create_refuses_anonymous_with_401(self):
         response = self.client_for(None).post(
@@ -248,6 +258,7 @@ class EntityAPITestCase:
 
 
 class TestOrganizations(EntityAPITestCase):
+    model = Organization
     collection = "organizations"
     entity_type = "Organization"
     create_data: ClassVar = {
@@ -295,6 +306,7 @@ class TestOrganizations(EntityAPITestCase):
 
 
 class TestLedgers(EntityAPITestCase):
+    model = Ledger
     collection = "organizations/{org}/ledgers"
     entity_type = "Ledger"
     create_data: ClassVar = {"name": "Treasury", "metadata": {"team": "ops"}}
@@ -305,6 +317,7 @@ class TestLedgers(EntityAPITestCase):
 
 
 class TestLedgerSegments(EntityAPITestCase):
+    model = Segment
     collection = "organizations/{org}/ledgers/{ledger}/segments"
     entity_type = "Segment"
     create_data: ClassVar = {"name": "Black", "description": "Premium cards"}
@@ -352,6 +365,7 @@ class TestOrganizationSegments(TestLedgerSegments):
 
 
 class TestPortfolios(EntityAPITestCase):
+    model = Portfolio
     collection = "organizations/{org}/ledgers/{ledger}/portfolios"
     entity_type = "Portfolio"
     create_data: ClassVar = {"name": "Retail", "entityId": "client-42"}
@@ -362,6 +376,7 @@ class TestPortfolios(EntityAPITestCase):
 
 
 class TestAccounts(EntityAPITestCase):
+    model = Account
     collection = "organizations/{org}/ledgers/{ledger}/accounts"
     entity_type = "Account"
     create_data: ClassVar = {

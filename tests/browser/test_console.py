@@ -53,6 +53,8 @@ def test_create_a_segment_with_two_metadata_entries(page, sign_in, operator, led
     expect(page.locator("#page-tabs")).to_contain_text("Segments (1)")
     segment = Segment.objects.get(ledger=ledger)
     assert segment.metadata == {"tier": "black", "lounge": "yes"}
+    # the strict Content Security Policy refused nothing, and no script failed
+    assert page.console_errors == []
 
 
 def test_duplicate_name_shows_the_error_under_name(page, sign_in, operator, ledger, segments_page):
@@ -108,7 +110,11 @@ def test_search_by_name_fragment_and_by_full_id(page, sign_in, operator, ledger,
 def test_paging_shows_correct_totals(page, sign_in, operator, ledger, segments_page):
     start = timezone.now() - dt.timedelta(days=1)
     for index in range(57):
-        SegmentFactory(ledger=ledger, name=f"Segment {index:02d}", created_at=start + dt.timedelta(minutes=index))
+        SegmentFactory(
+            ledger=ledger,
+            name=f"Segment {index:02d}",
+            created_at=start + dt.timedelta(minutes=index),
+        )
     sign_in(operator)
     page.goto(segments_page)
     pager = page.locator("#segments-table .pager")
@@ -128,7 +134,11 @@ def test_paging_shows_correct_totals(page, sign_in, operator, ledger, segments_p
 
 def test_edit_and_remove_one_metadata_key(page, sign_in, operator, ledger, segments_page):
     segment = services.create_segment(
-        operator, ledger.organization, ledger, name="Black", metadata={"tier": "black", "lounge": "yes"}
+        operator,
+        ledger.organization,
+        ledger,
+        name="Black",
+        metadata={"tier": "black", "lounge": "yes"},
     )
     sign_in(operator)
     page.goto(segments_page)
@@ -151,11 +161,15 @@ def test_edit_and_remove_one_metadata_key(page, sign_in, operator, ledger, segme
     assert body["metadata"] == {"tier": "black"}
 
 
-def test_delete_a_segment_with_members_warns_and_detaches(page, sign_in, admin_user, ledger, segments_page):
+def test_delete_a_segment_with_members_warns_and_detaches(
+    page, sign_in, admin_user, ledger, segments_page
+):
     segment = services.create_segment(admin_user, ledger.organization, ledger, name="Black")
     accounts = AccountFactory.create_batch(2, ledger=ledger)
     portfolio = PortfolioFactory(ledger=ledger)
-    services.assign_members(admin_user, segment, account_ids=[a.pk for a in accounts], portfolio_ids=[portfolio.pk])
+    services.assign_members(
+        admin_user, segment, account_ids=[a.pk for a in accounts], portfolio_ids=[portfolio.pk]
+    )
     sign_in(admin_user)
     page.goto(segments_page)
     page.locator("#segments-table tr", has_text="Black").get_by_role("link", name="Delete").click()
@@ -168,7 +182,9 @@ def test_delete_a_segment_with_members_warns_and_detaches(page, sign_in, admin_u
     expect(page.locator("#toasts")).to_contain_text("deleted")
     expect(page.get_by_text("No segments in this ledger yet")).to_be_visible()
     assert not Segment.objects.filter(pk=segment.pk).exists()
-    assert not Account.objects.filter(pk__in=[a.pk for a in accounts], segment__isnull=False).exists()
+    assert not Account.objects.filter(
+        pk__in=[a.pk for a in accounts], segment__isnull=False
+    ).exists()
     assert Portfolio.objects.get(pk=portfolio.pk).segment_id is None
 
 
@@ -177,10 +193,17 @@ def test_add_three_accounts_from_the_members_tab_and_remove_one(page, sign_in, o
     for name in ("Ana", "Bruno", "Carla", "Diego"):
         AccountFactory(ledger=ledger, name=name)
     sign_in(operator)
-    page.goto(page.base_url + reverse(
-        "console:segment",
-        kwargs={"organization_id": ledger.organization_id, "ledger_id": ledger.pk, "segment_id": segment.pk},
-    ))
+    page.goto(
+        page.base_url
+        + reverse(
+            "console:segment",
+            kwargs={
+                "organization_id": ledger.organization_id,
+                "ledger_id": ledger.pk,
+                "segment_id": segment.pk,
+            },
+        )
+    )
     page.locator("#page-tabs").get_by_role("link", name=re.compile("Members")).click()
     expect(page.get_by_text("No accounts in this segment yet")).to_be_visible()
     assert page.url.endswith("/members/")
@@ -203,7 +226,10 @@ def test_add_three_accounts_from_the_members_tab_and_remove_one(page, sign_in, o
     table.locator("tr", has_text="Bruno").get_by_role("button", name=re.compile("Remove")).click()
     expect(page.locator("#toasts")).to_contain_text("1 account removed")
     expect(table.locator("tbody tr")).to_have_count(2)
-    assert set(Account.objects.filter(segment=segment).values_list("name", flat=True)) == {"Ana", "Carla"}
+    assert set(Account.objects.filter(segment=segment).values_list("name", flat=True)) == {
+        "Ana",
+        "Carla",
+    }
 
 
 def test_bulk_set_a_segment_on_two_accounts(page, sign_in, operator, ledger):
@@ -211,9 +237,13 @@ def test_bulk_set_a_segment_on_two_accounts(page, sign_in, operator, ledger):
     for name in ("Ana", "Bruno", "Carla"):
         AccountFactory(ledger=ledger, name=name)
     sign_in(operator)
-    page.goto(page.base_url + reverse(
-        "console:ledger_accounts", kwargs={"organization_id": ledger.organization_id, "ledger_id": ledger.pk}
-    ))
+    page.goto(
+        page.base_url
+        + reverse(
+            "console:ledger_accounts",
+            kwargs={"organization_id": ledger.organization_id, "ledger_id": ledger.pk},
+        )
+    )
     bar = page.locator("#accounts-bulk")
     expect(bar.get_by_role("button", name="Set segment")).to_be_disabled()
     table = page.locator("#accounts-table")
@@ -226,7 +256,10 @@ def test_bulk_set_a_segment_on_two_accounts(page, sign_in, operator, ledger):
     expect(page.locator("#toasts")).to_contain_text("Segment set on 2 accounts")
     expect(table.locator("tr", has_text="Ana")).to_contain_text("Black")
     expect(table.locator("tr", has_text="Bruno")).not_to_contain_text("Black")
-    assert set(Account.objects.filter(segment=black).values_list("name", flat=True)) == {"Ana", "Carla"}
+    assert set(Account.objects.filter(segment=black).values_list("name", flat=True)) == {
+        "Ana",
+        "Carla",
+    }
 
 
 def test_a_viewer_sees_no_new_edit_or_delete(page, sign_in, users, ledger, segments_page):
@@ -240,7 +273,9 @@ def test_a_viewer_sees_no_new_edit_or_delete(page, sign_in, users, ledger, segme
     expect(page.get_by_role("link", name="Details")).to_have_count(1)
 
 
-def test_tabs_swap_with_htmx_and_escape_closes_the_dialog(page, sign_in, operator, ledger, segments_page):
+def test_tabs_swap_with_htmx_and_escape_closes_the_dialog(
+    page, sign_in, operator, ledger, segments_page
+):
     sign_in(operator)
     page.goto(segments_page)
     page.locator("#page-tabs").get_by_role("link", name=re.compile("Accounts")).click()
@@ -263,3 +298,41 @@ def test_copy_id_shows_id_copied(page, sign_in, operator, ledger, segments_page)
     page.goto(segments_page)
     page.locator(f'[data-copy="{segment.pk}"]').click()
     expect(page.locator("#toasts")).to_contain_text("ID copied")
+
+
+def test_edit_from_the_segment_page_refreshes_it(page, sign_in, operator, ledger):
+    segment = services.create_segment(operator, ledger.organization, ledger, name="Black")
+    sign_in(operator)
+    page.goto(
+        page.base_url
+        + reverse(
+            "console:segment",
+            kwargs={
+                "organization_id": ledger.organization_id,
+                "ledger_id": ledger.pk,
+                "segment_id": segment.pk,
+            },
+        )
+    )
+    page.locator(".page-header").get_by_role("link", name="Edit").click()
+    page.fill("#id_name", "Onyx")
+    page.select_option("#id_status", "INACTIVE")
+    page.click("#dialog button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Onyx")
+    expect(page.locator("h1 .badge")).to_have_text("Inactive")
+    expect(page.locator("#breadcrumb")).to_contain_text("Onyx")
+    page.locator("#page-tabs").get_by_role("link", name="History").click()
+    expect(page.locator(".timeline__item").first).to_contain_text("Black")
+    expect(page.locator(".timeline__item").first).to_contain_text("Onyx")
+    assert page.console_errors == []
+
+
+def test_language_switcher(page, sign_in, operator, ledger, segments_page):
+    sign_in(operator)
+    page.goto(segments_page + "?q=x")
+    page.select_option("#language-select", "pt-br")
+    expect(page.locator("h1 + .page-subtitle")).to_have_text("Gerencie os segmentos deste ledger.")
+    assert page.url.endswith("/segments/?q=x")
+    expect(page.locator("html")).to_have_attribute("lang", "pt-br")
+    page.select_option("#language-select", "en")
+    expect(page.locator("h1 + .page-subtitle")).to_have_text("Manage the segments of this ledger.")

@@ -30,7 +30,9 @@ def test_logout_is_a_post(as_user, operator):
     assert client.get(url("home")).status_code == 302
 
 
-def test_organization_list_shows_only_my_organizations(as_user, operator, organization, other_organization):
+def test_organization_list_shows_only_my_organizations(
+    as_user, operator, organization, other_organization
+):
     response = as_user(operator).get(url("home"))
     assert response.status_code == 200
     assert "Acme Bank" in response.text
@@ -46,7 +48,9 @@ def test_organization_page_lists_ledgers_and_organization_segments(as_user, oper
     assert "Organization segments" in response.text
 
 
-def test_ledger_page_has_tabs_with_counts_breadcrumb_and_help(as_user, operator, black, ledger_kwargs):
+def test_ledger_page_has_tabs_with_counts_breadcrumb_and_help(
+    as_user, operator, black, ledger_kwargs
+):
     response = as_user(operator).get(url("ledger_segments", **ledger_kwargs))
     text = response.text
     assert response.status_code == 200
@@ -59,8 +63,12 @@ def test_ledger_page_has_tabs_with_counts_breadcrumb_and_help(as_user, operator,
     assert "What is a segment?" in text
 
 
-@pytest.mark.parametrize("tab", ["ledger", "ledger_segments", "ledger_accounts", "ledger_portfolios"])
-def test_each_tab_is_a_full_page_directly_and_only_the_tab_for_htmx(as_user, operator, black, ledger_kwargs, tab):
+@pytest.mark.parametrize(
+    "tab", ["ledger", "ledger_segments", "ledger_accounts", "ledger_portfolios"]
+)
+def test_each_tab_is_a_full_page_directly_and_only_the_tab_for_htmx(
+    as_user, operator, black, ledger_kwargs, tab
+):
     client = as_user(operator)
     full = client.get(url(tab, **ledger_kwargs))
     partial = client.get(url(tab, **ledger_kwargs), headers=htmx("tab-body"))
@@ -77,7 +85,9 @@ def test_tabs_switch_with_htmx_and_push_the_url(as_user, operator, ledger_kwargs
 
 
 def test_segments_table_alone_for_htmx_table_requests(as_user, operator, black, ledger_kwargs):
-    response = as_user(operator).get(url("ledger_segments", **ledger_kwargs), headers=htmx("segments-table"))
+    response = as_user(operator).get(
+        url("ledger_segments", **ledger_kwargs), headers=htmx("segments-table")
+    )
     assert response.text.lstrip().startswith('<div id="segments-table"')
     assert "Black" in response.text
     assert 'id="segments-filters"' not in response.text
@@ -91,7 +101,12 @@ def test_history_restore_gets_the_full_page(as_user, operator, ledger_kwargs):
 
 def test_non_member_gets_404_for_every_screen(as_user, users, black, ledger_kwargs, segment_kwargs):
     client = as_user(users["outsider"])
-    assert client.get(url("organization", organization_id=ledger_kwargs["organization_id"])).status_code == 404
+    assert (
+        client.get(
+            url("organization", organization_id=ledger_kwargs["organization_id"])
+        ).status_code
+        == 404
+    )
     for name in ("ledger", "ledger_segments", "ledger_accounts", "ledger_portfolios"):
         assert client.get(url(name, **ledger_kwargs)).status_code == 404
     for name in ("segment", "segment_members", "segment_history", "segment_edit", "segment_delete"):
@@ -102,9 +117,21 @@ def test_unknown_ids_are_404(as_user, operator, ledger, other_ledger, ledger_kwa
     client = as_user(operator)
     import uuid
 
-    assert client.get(url("ledger_segments", organization_id=ledger.organization_id, ledger_id=uuid.uuid4())).status_code == 404
+    assert (
+        client.get(
+            url("ledger_segments", organization_id=ledger.organization_id, ledger_id=uuid.uuid4())
+        ).status_code
+        == 404
+    )
     # another organization's ledger under my organization's path
-    assert client.get(url("ledger_segments", organization_id=ledger.organization_id, ledger_id=other_ledger.pk)).status_code == 404
+    assert (
+        client.get(
+            url(
+                "ledger_segments", organization_id=ledger.organization_id, ledger_id=other_ledger.pk
+            )
+        ).status_code
+        == 404
+    )
     assert client.get(url("segment", segment_id=uuid.uuid4(), **ledger_kwargs)).status_code == 404
 
 
@@ -117,7 +144,7 @@ def test_404_page_is_the_console_page(as_user, users, ledger_kwargs, settings):
 
 def test_every_page_carries_the_csrf_token_for_htmx(as_user, operator, ledger_kwargs):
     text = as_user(operator).get(url("ledger_segments", **ledger_kwargs)).text
-    assert "hx-headers='{\"X-CSRFToken\": \"" in text
+    assert 'hx-headers=\'{"X-CSRFToken": "' in text
 
 
 def test_posts_without_csrf_token_are_refused(client, operator, ledger_kwargs):
@@ -125,7 +152,9 @@ def test_posts_without_csrf_token_are_refused(client, operator, ledger_kwargs):
 
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(operator)
-    response = strict.post(url("segment_create", **ledger_kwargs), {"name": "X", "status": "ACTIVE"})
+    response = strict.post(
+        url("segment_create", **ledger_kwargs), {"name": "X", "status": "ACTIVE"}
+    )
     assert response.status_code == 403
 
 

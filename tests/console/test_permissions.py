@@ -30,12 +30,17 @@ EXPECTED = {
 
 @pytest.mark.parametrize("actor", list(EXPECTED))
 @pytest.mark.parametrize(("name", "scope", "data"), WRITES, ids=[w[0] for w in WRITES])
-def test_write_matrix(client, users, ledger, black, ledger_kwargs, segment_kwargs, actor, name, scope, data):
+def test_write_matrix(
+    client, users, ledger, black, ledger_kwargs, segment_kwargs, actor, name, scope, data
+):
     if actor != "anonymous":
         client.force_login(users[actor])
     account = AccountFactory(ledger=ledger)
     member = Account.objects.filter(segment=black).first()
-    payload = {key: {"ACCOUNT": str(account.pk), "MEMBER": str(member.pk)}.get(value, value) for key, value in data.items()}
+    payload = {
+        key: {"ACCOUNT": str(account.pk), "MEMBER": str(member.pk)}.get(value, value)
+        for key, value in data.items()
+    }
     kwargs = ledger_kwargs if scope == "ledger" else segment_kwargs
     response = client.post(url(name, **kwargs), payload)
     expected = EXPECTED[actor][name]
@@ -46,18 +51,29 @@ def test_write_matrix(client, users, ledger, black, ledger_kwargs, segment_kwarg
         assert response.status_code == expected
 
 
-def test_viewer_sees_no_write_controls_on_segment_screens(as_user, users, black, ledger_kwargs, segment_kwargs):
+def test_viewer_sees_no_write_controls_on_segment_screens(
+    as_user, users, black, ledger_kwargs, segment_kwargs
+):
     client = as_user(users["viewer"])
-    for page in (url("ledger_segments", **ledger_kwargs), url("segment", **segment_kwargs), url("ledger", **ledger_kwargs)):
+    for page in (
+        url("ledger_segments", **ledger_kwargs),
+        url("segment", **segment_kwargs),
+        url("ledger", **ledger_kwargs),
+    ):
         text = client.get(page).text
         assert "New segment" not in text
         assert "/edit/" not in text
         assert "/delete/" not in text
     # the deep link does not open a form for a viewer
-    assert 'id="id_name"' not in client.get(url("ledger_segments", **ledger_kwargs), {"create": "1"}).text
+    assert (
+        'id="id_name"'
+        not in client.get(url("ledger_segments", **ledger_kwargs), {"create": "1"}).text
+    )
 
 
-def test_operator_sees_create_and_edit_but_not_delete(as_user, operator, black, ledger_kwargs, segment_kwargs):
+def test_operator_sees_create_and_edit_but_not_delete(
+    as_user, operator, black, ledger_kwargs, segment_kwargs
+):
     client = as_user(operator)
     text = client.get(url("ledger_segments", **ledger_kwargs)).text
     assert "New segment" in text and "/edit/" in text and "/delete/" not in text

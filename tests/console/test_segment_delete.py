@@ -29,14 +29,21 @@ def test_dialog_names_the_segment_and_counts_its_members(as_user, admin_user, bl
 def test_plain_confirm_when_the_segment_is_empty(as_user, admin_user, ledger):
     empty = services.create_segment(admin_user, ledger.organization, ledger, name="Empty")
     response = as_user(admin_user).get(
-        url("segment_delete", organization_id=ledger.organization_id, ledger_id=ledger.pk, segment_id=empty.pk),
+        url(
+            "segment_delete",
+            organization_id=ledger.organization_id,
+            ledger_id=ledger.pk,
+            segment_id=empty.pk,
+        ),
         headers=htmx("dialog-body"),
     )
     assert "Detach members" not in response.text
     assert "Delete segment</button>" in response.text
 
 
-def test_delete_without_detach_is_refused_while_members_exist(as_user, admin_user, black, delete_url):
+def test_delete_without_detach_is_refused_while_members_exist(
+    as_user, admin_user, black, delete_url
+):
     response = as_user(admin_user).post(delete_url, headers=htmx("dialog-body"))
     assert response.status_code == 422
     assert "This segment still has members." in response.text
@@ -54,8 +61,12 @@ def test_detach_and_delete(as_user, admin_user, black, delete_url):
     assert not Portfolio.objects.filter(segment_id=black.pk).exists()
 
 
-def test_delete_from_the_segment_page_goes_back_to_the_list(as_user, admin_user, black, delete_url, ledger_kwargs):
-    response = as_user(admin_user).post(delete_url, {"detach": "1", "from": "detail"}, headers=htmx("dialog-body"))
+def test_delete_from_the_segment_page_goes_back_to_the_list(
+    as_user, admin_user, black, delete_url, ledger_kwargs
+):
+    response = as_user(admin_user).post(
+        delete_url, {"detach": "1", "from": "detail"}, headers=htmx("dialog-body")
+    )
     assert response["HX-Redirect"] == url("ledger_segments", **ledger_kwargs)
 
 

@@ -33,7 +33,13 @@ def edit_url(segment_kwargs):
 
 
 def form_data(**overrides):
-    data = {"name": "Gold", "status": "ACTIVE", "description": "", "metadata_key": [], "metadata_value": []}
+    data = {
+        "name": "Gold",
+        "status": "ACTIVE",
+        "description": "",
+        "metadata_key": [],
+        "metadata_value": [],
+    }
     data.update(overrides)
     return data
 
@@ -55,7 +61,7 @@ def test_new_segment_dialog_for_htmx(as_user, operator, create_url):
 def test_create_deep_link_opens_the_dialog_on_a_full_load(as_user, operator, ledger_kwargs):
     response = as_user(operator).get(url("ledger_segments", **ledger_kwargs), {"create": "1"})
     assert "<html" in response.text
-    assert 'open data-modal-on-load' in response.text
+    assert "open data-modal-on-load" in response.text
     assert 'id="id_name"' in response.text
 
 
@@ -66,7 +72,9 @@ def test_create_page_without_javascript_is_a_page_of_its_own(as_user, operator, 
 
 
 def test_create_with_two_metadata_entries(as_user, operator, ledger, create_url):
-    data = form_data(name="  Gold  ", metadata_key=["tier", "cashback"], metadata_value=["gold", "2%"])
+    data = form_data(
+        name="  Gold  ", metadata_key=["tier", "cashback"], metadata_value=["gold", "2%"]
+    )
     response = as_user(operator).post(create_url, data, headers=htmx("dialog-body"))
     assert response.status_code == 204
     events = triggers(response)
@@ -78,13 +86,17 @@ def test_create_with_two_metadata_entries(as_user, operator, ledger, create_url)
     assert SegmentHistory.objects.filter(segment=segment, actor=operator).exists()
 
 
-def test_create_without_javascript_redirects_with_a_message(as_user, operator, create_url, ledger_kwargs):
+def test_create_without_javascript_redirects_with_a_message(
+    as_user, operator, create_url, ledger_kwargs
+):
     response = as_user(operator).post(create_url, form_data(), follow=True)
     assert response.redirect_chain[-1][0] == url("ledger_segments", **ledger_kwargs)
     assert "Segment created" in response.text
 
 
-def test_duplicate_name_is_shown_under_name_and_keeps_what_was_typed(as_user, operator, black, create_url):
+def test_duplicate_name_is_shown_under_name_and_keeps_what_was_typed(
+    as_user, operator, black, create_url
+):
     data = form_data(name="black", description="typed", metadata_key=["a"], metadata_value=["1"])
     response = as_user(operator).post(create_url, data, headers=htmx("dialog-body"))
     assert response.status_code == 422
@@ -108,13 +120,17 @@ def test_duplicate_name_at_organization_level(as_user, operator, ledger):
 
 
 def test_blank_name_is_required(as_user, operator, create_url):
-    response = as_user(operator).post(create_url, form_data(name="   "), headers=htmx("dialog-body"))
+    response = as_user(operator).post(
+        create_url, form_data(name="   "), headers=htmx("dialog-body")
+    )
     assert response.status_code == 422
     assert "This field is required." in response.text
 
 
 def test_over_long_name(as_user, operator, create_url):
-    response = as_user(operator).post(create_url, form_data(name="x" * 257), headers=htmx("dialog-body"))
+    response = as_user(operator).post(
+        create_url, form_data(name="x" * 257), headers=htmx("dialog-body")
+    )
     assert response.status_code == 422
     assert "at most 256 characters" in response.text
 
@@ -124,7 +140,9 @@ def test_over_long_metadata_key_is_an_error_beside_its_row(as_user, operator, cr
     response = as_user(operator).post(create_url, data, headers=htmx("dialog-body"))
     assert response.status_code == 422
     editor = response.text.split("<template")[0]
-    rows = re.findall(r'<div class="metadata__row( has-error)?" data-metadata-row>(.*?)</div>', editor, re.S)
+    rows = re.findall(
+        r'<div class="metadata__row( has-error)?" data-metadata-row>(.*?)</div>', editor, re.S
+    )
     assert len(rows) == 2
     assert rows[0][0] == "" and rows[1][0] == " has-error"
     assert "A key may have at most 100 characters." in rows[1][1]
@@ -162,7 +180,9 @@ def test_blank_metadata_rows_are_ignored(as_user, operator, ledger, create_url):
 
 
 def test_unknown_status_is_refused(as_user, operator, create_url):
-    response = as_user(operator).post(create_url, form_data(status="DELETED"), headers=htmx("dialog-body"))
+    response = as_user(operator).post(
+        create_url, form_data(status="DELETED"), headers=htmx("dialog-body")
+    )
     assert response.status_code == 422
     assert "Select a valid choice." in response.text
 
@@ -177,13 +197,19 @@ def test_double_submit_of_the_same_form_creates_one_segment(as_user, operator, l
     assert Segment.objects.filter(ledger=ledger).count() == 1
 
 
-def test_a_refused_submit_can_be_corrected_and_sent_again_with_the_same_token(as_user, operator, black, ledger, create_url):
+def test_a_refused_submit_can_be_corrected_and_sent_again_with_the_same_token(
+    as_user, operator, black, ledger, create_url
+):
     client = as_user(operator)
     token = token_of(client.get(create_url, headers=htmx("dialog-body")))
-    refused = client.post(create_url, form_data(name="Black", form_token=token), headers=htmx("dialog-body"))
+    refused = client.post(
+        create_url, form_data(name="Black", form_token=token), headers=htmx("dialog-body")
+    )
     assert refused.status_code == 422
     assert token_of(refused) == token
-    accepted = client.post(create_url, form_data(name="Gold", form_token=token), headers=htmx("dialog-body"))
+    accepted = client.post(
+        create_url, form_data(name="Gold", form_token=token), headers=htmx("dialog-body")
+    )
     assert accepted.status_code == 204
     assert Segment.objects.filter(ledger=ledger).count() == 2
 
@@ -205,7 +231,9 @@ def test_edit_dialog_shows_read_only_facts_and_current_values(as_user, operator,
     assert str(black.pk) in text and "Cards" in text
     assert "Created" in text and "Updated" in text
     assert 'value="Black"' in text
-    assert 'name="metadata_key" value="tier"' in text and 'name="metadata_value" value="black"' in text
+    assert (
+        'name="metadata_key" value="tier"' in text and 'name="metadata_value" value="black"' in text
+    )
     assert 'name="metadata_value" value="true"' in text
     etag = services.entity_etag(black).replace('"', "&quot;")
     assert f'name="etag" value="{etag}"' in text
@@ -217,7 +245,9 @@ def test_edit_without_javascript_is_a_page(as_user, operator, edit_url):
 
 
 def test_edit_updates_and_removing_a_row_removes_the_key(as_user, operator, black, edit_url):
-    data = form_data(name="Black Premium", status="INACTIVE", metadata_key=["lounge"], metadata_value=["true"])
+    data = form_data(
+        name="Black Premium", status="INACTIVE", metadata_key=["lounge"], metadata_value=["true"]
+    )
     response = as_user(operator).post(edit_url, data, headers=htmx("dialog-body"))
     assert response.status_code == 204
     assert triggers(response)["toast"]["message"] == "Segment updated"
@@ -242,7 +272,9 @@ def test_edit_removing_every_row_clears_metadata(as_user, operator, black, edit_
 
 def test_edit_duplicate_name(as_user, operator, black, ledger, edit_url):
     services.create_segment(operator, ledger.organization, ledger, name="Student")
-    response = as_user(operator).post(edit_url, form_data(name="STUDENT"), headers=htmx("dialog-body"))
+    response = as_user(operator).post(
+        edit_url, form_data(name="STUDENT"), headers=htmx("dialog-body")
+    )
     assert response.status_code == 422
     assert "A segment with this name already exists in this ledger." in response.text
 

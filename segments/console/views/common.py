@@ -25,8 +25,8 @@ from segments import errors, selectors, tenancy
 from segments.console.presenters import status_label
 from segments.models import Ledger, Organization, Segment
 from segments.selectors import Page
-from segments.validators import metadata_value_text
 from segments.tenancy import Action
+from segments.validators import metadata_value_text
 
 LIST_LIMITS = (10, 50, 100)
 
@@ -91,8 +91,8 @@ def segment_scope(segment: Segment, role: str | None) -> Scope:
 
 
 def segment_url(segment: Segment, action: str = "") -> str:
-    """The console URL of a segment page (``action`` '', 'members', 'history', 'edit',
-    'delete', 'members_add', 'members_remove', 'member_picker'), at its own level."""
+    """The console URL of a segment page or action (``action``: '', 'members',
+    'members_add', 'members_remove', 'history', 'edit', 'delete'), at its own level."""
     prefix = "org_" if segment.ledger_id is None else ""
     name = f"console:{prefix}segment" + (f"_{action}" if action else "")
     kwargs: dict[str, Any] = {"organization_id": segment.organization_id, "segment_id": segment.pk}

@@ -121,28 +121,12 @@ def add_members(request: HttpRequest, organization_id, segment_id, ledger_id=Non
                     events=MEMBERS_CHANGED,
                     fallback_url=segment_url(segment, "members") + f"?kind={kind}",
                 )
-    candidates = (
-        selectors.portfolios_assignable_to
-        if kind == "portfolios"
-        else selectors.accounts_assignable_to
-    )
-    query = data.get("q", "").strip()
-    matches = candidates(request.user, segment, {"q": query, "sort": "name", "sort_order": "asc"})
-    results = list(matches[:PICKER_LIMIT])
-    total = len(results) if len(results) < PICKER_LIMIT else matches.count()
-    shown = {str(row.pk) for row in results}
-    hidden = [pk for pk in chosen if pk not in shown and is_uuid(pk)]
-    kept = list(candidates(request.user, segment, {}).filter(pk__in=hidden)) if hidden else []
     context = {
         "segment": segment,
         "scope": scope,
         "kind": kind,
         "field": field,
-        "q": query,
-        "results": results,
-        "total": total,
-        "chosen": set(chosen),
-        "kept": kept,
+        **_picker_results(request, segment, kind, data.get("q", "").strip(), chosen),
         "error": error,
         "accepts_members": segment.status_code == Status.ACTIVE,
         "form_action": segment_url(segment, "members_add"),
@@ -156,6 +140,25 @@ def add_members(request: HttpRequest, organization_id, segment_id, ledger_id=Non
         status=422 if error else 200,
     )
     return with_toast(response, error)
+
+
+def _picker_results(
+    request: HttpRequest, segment, kind: str, query: str, chosen: list[str]
+) -> dict[str, Any]:
+    """The first matches of the search (name order) with their total, and the rows checked
+    earlier that this search does not show (kept, so that they stay checked)."""
+    candidates = (
+        selectors.portfolios_assignable_to
+        if kind == "portfolios"
+        else selectors.accounts_assignable_to
+    )
+    matches = candidates(request.user, segment, {"q": query, "sort": "name", "sort_order": "asc"})
+    results = list(matches[:PICKER_LIMIT])
+    total = len(results) if len(results) < PICKER_LIMIT else matches.count()
+    shown = {str(row.pk) for row in results}
+    hidden = [pk for pk in chosen if pk not in shown and is_uuid(pk)]
+    kept = list(candidates(request.user, segment, {}).filter(pk__in=hidden)) if hidden else []
+    return {"q": query, "results": results, "total": total, "chosen": set(chosen), "kept": kept}
 
 
 @console_view

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -274,7 +273,3 @@ def history(request: HttpRequest, organization_id, segment_id, ledger_id=None) -
         context,
         {"tab-body": "tab", "history-table": "table"},
     )
-
-
-def render_dialog(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    return render(request, template, context)
