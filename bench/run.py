@@ -257,7 +257,9 @@ def explain(name: str, statements: list[str], plans: Path) -> bool:
 class Gunicorn:
     """A gunicorn server started (and stopped) by this run, on 127.0.0.1."""
 
-    def __init__(self, name: str, target: str, port: int, env: dict, args, logs: Path):
+    def __init__(
+        self, name: str, target: str, port: int, env: dict, args: argparse.Namespace, logs: Path
+    ) -> None:
         self.name, self.port = name, port
         self.log = open(logs / f"{name}.log", "w")  # noqa: SIM115
         command = [

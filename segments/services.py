@@ -1030,11 +1030,14 @@ def assign_accounts_matching(
     table = Account._meta.db_table
     with connections[database].cursor() as cursor:
         cursor.execute(
+            # Lock the matching rows (and keep their previous segment), then update them by
+            # primary key: "= ANY(ARRAY(...))" keeps the plan on the primary key index
+            # whatever the estimate (a join chose a sequential scan of the table).
             f"WITH old (id, previous) AS ({candidate_sql}), "
-            f"moved AS (UPDATE {table} AS a SET segment_id = %s, updated_at = %s FROM old "
-            "WHERE a.id = old.id RETURNING old.id, old.previous) "
+            f"moved AS (UPDATE {table} AS a SET segment_id = %s, updated_at = %s "
+            "WHERE a.id = ANY (ARRAY(SELECT id FROM old))) "
             f"SELECT previous, count(*), (array_agg(id))[1:{HISTORY_ID_SAMPLE}] "
-            "FROM moved GROUP BY previous",
+            "FROM old GROUP BY previous",
             [*params, segment.pk, timezone.now()],
         )
         moved = cursor.fetchall()

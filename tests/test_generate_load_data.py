@@ -140,3 +140,38 @@ def test_it_refuses_a_database_other_than_postgresql(monkeypatch):
     monkeypatch.setattr(connection, "vendor", "sqlite")
     with pytest.raises(CommandError, match="needs PostgreSQL"):
         _generate()
+
+
+def test_generated_members_can_be_bulk_assigned_by_filter_with_one_history_entry():
+    """The bench's bulk scenario: ``assign_accounts_matching`` moves every matching account
+    of the segment's scope in one transaction, recording one entry on the target (and one
+    "removed" entry per segment the accounts came from); accounts of other ledgers in the
+    queryset are left out."""
+    from segments import errors, services
+    from segments.models import HistoryAction, Status
+
+    _generate()
+    bench = Membership.objects.select_related("user").first().user
+    big = Segment.objects.get(name="Retail mass market")
+    target = services.create_segment(bench, big.organization, big.ledger, name="Bulk target")
+    chosen = Account.objects.filter(segment=big).order_by("created_at", "id")[:300]
+    cut = chosen[299].created_at
+    other_ledger = Account.objects.exclude(ledger_id=big.ledger_id).values("pk")[:5]
+    matching = Account.objects.filter(segment=big, created_at__lte=cut) | Account.objects.filter(
+        pk__in=other_ledger
+    )
+
+    result = services.assign_accounts_matching(bench, target, matching)
+
+    assert result == {"accounts": 300, "portfolios": 0}
+    assert Account.objects.filter(segment=target).count() == 300
+    assert Account.objects.filter(segment=big).count() == 300
+    assigned = SegmentHistory.objects.filter(segment=target, action=HistoryAction.MEMBERS_ASSIGNED)
+    assert [entry.after["accounts"] for entry in assigned] == [300]
+    assert len(assigned[0].after["accountIds"]) == 100
+    removed = SegmentHistory.objects.filter(segment=big, action=HistoryAction.MEMBERS_REMOVED)
+    assert [entry.before["accounts"] for entry in removed] == [300]
+
+    services.update_segment(bench, target, {"status_code": Status.INACTIVE})
+    with pytest.raises(errors.SegmentNotActive):
+        services.assign_accounts_matching(bench, target, Account.objects.all())

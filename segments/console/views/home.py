@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from segments import selectors
 from segments.console.views.common import (
@@ -19,6 +20,7 @@ from segments.models import Membership
 
 
 @console_view
+@require_safe
 def organizations(request: HttpRequest) -> HttpResponse:
     """``/``: the organizations where the user holds a membership, with the user's role."""
     rows = list(selectors.list_organizations(request.user, {"sort_order": "asc"}))
@@ -31,6 +33,7 @@ def organizations(request: HttpRequest) -> HttpResponse:
 
 
 @console_view
+@require_safe
 def organization(request: HttpRequest, organization_id) -> HttpResponse:
     """An organization: its ledgers, and its organization-level segments (usable by every
     ledger), with the same list tools as a ledger's Segments tab."""

@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
 from segments import selectors
 from segments.console.views.common import (
@@ -70,6 +71,7 @@ def ledger_context(request: HttpRequest, scope: Scope, current: str) -> dict[str
 
 
 @console_view
+@require_safe
 def overview(request: HttpRequest, organization_id, ledger_id) -> HttpResponse:
     """Overview: the ledger's facts, its counts and its segments at a glance."""
     scope = resolve_scope(request, organization_id, ledger_id)
@@ -92,6 +94,7 @@ def overview(request: HttpRequest, organization_id, ledger_id) -> HttpResponse:
 
 
 @console_view
+@require_safe
 def segments_tab(request: HttpRequest, organization_id, ledger_id) -> HttpResponse:
     """Segments: search, filters, sort and paging, all in the URL; ``?create=1`` opens the
     New segment dialog on a full load."""

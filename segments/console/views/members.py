@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext, ngettext
+from django.views.decorators.http import require_safe
 
 from segments import errors, selectors, services
 from segments.console.forms import is_uuid, non_field_text, selected_ids
@@ -56,6 +57,7 @@ def _removed_text(counts: dict[str, int]) -> str:
 
 
 @console_view
+@require_safe
 def members(request: HttpRequest, organization_id, segment_id, ledger_id=None) -> HttpResponse:
     """Members tab: accounts or portfolios (``?kind=``) of the segment, searchable (``q``)
     and paged, with checkboxes for bulk removal. Two queries per page, whatever its size."""

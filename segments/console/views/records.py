@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
 from segments import errors, selectors, services
 from segments.console.forms import (
@@ -174,12 +175,14 @@ def _tab(request: HttpRequest, organization_id, ledger_id, records: Records) -> 
 
 
 @console_view
+@require_safe
 def accounts_tab(request: HttpRequest, organization_id, ledger_id) -> HttpResponse:
     """Accounts: searchable (name, alias, id), filterable by segment, paged."""
     return _tab(request, organization_id, ledger_id, ACCOUNTS)
 
 
 @console_view
+@require_safe
 def portfolios_tab(request: HttpRequest, organization_id, ledger_id) -> HttpResponse:
     """Portfolios: searchable (name, entity id, id), filterable by segment, paged."""
     return _tab(request, organization_id, ledger_id, PORTFOLIOS)

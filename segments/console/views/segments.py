@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
 from segments import errors, selectors, services, tenancy
 from segments.console import idempotency
@@ -242,6 +243,7 @@ def segment_page_context(
 
 
 @console_view
+@require_safe
 def overview(request: HttpRequest, organization_id, segment_id, ledger_id=None) -> HttpResponse:
     """Facts, metadata, description and member counts, including the accounts reached
     through portfolios."""
@@ -252,6 +254,7 @@ def overview(request: HttpRequest, organization_id, segment_id, ledger_id=None) 
 
 
 @console_view
+@require_safe
 def history(request: HttpRequest, organization_id, segment_id, ledger_id=None) -> HttpResponse:
     """Who changed what, and when (before → after), newest first, paged."""
     segment, scope = _segment_for(request, organization_id, ledger_id, segment_id)

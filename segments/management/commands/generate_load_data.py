@@ -99,7 +99,9 @@ class Uuid7Clock:
     ``created_at`` in milliseconds, and a 12-bit counter keeps ids strictly increasing when
     two rows share a millisecond."""
 
-    def __init__(self, rng: random.Random, start: dt.datetime, end: dt.datetime, count: int):
+    def __init__(
+        self, rng: random.Random, start: dt.datetime, end: dt.datetime, count: int
+    ) -> None:
         self.rng = rng
         self.start_ms = int(start.timestamp() * 1000)
         self.span_ms = max(1, int((end - start).total_seconds() * 1000))

@@ -1,0 +1,239 @@
+"""Every URL of the project (API, console and its htmx partials, CSV exports; admin
+excluded), walked from the URL resolver, answered for five actors:
+
+- anonymous: 401 (API) or a redirect to the login page (console);
+- non-member: 404, never 403 and never the object;
+- viewer: reads succeed, writes are refused with 403;
+- operator: reads and writes succeed, deletes are refused with 403;
+- admin: everything is allowed.
+
+"Allowed" for a write means the request got past tenancy and roles (it may still be a
+validation error, since the matrix sends no meaningful body). A new URL is picked up
+automatically: if it has no check, or a check in the wrong place, this suite fails.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from segments.models import Role
+from tests.factories import (
+    AccountFactory,
+    LedgerFactory,
+    OrganizationFactory,
+    PortfolioFactory,
+    SegmentFactory,
+    UserFactory,
+    member,
+    token_for,
+)
+
+SKIPPED_NAMESPACES = {"admin"}
+PUBLIC_ROUTES = {
+    "login/",
+    "logout/",
+    "i18n/setlang/",
+    "v1/openapi.json",
+    "v1/openapi.yaml",
+    "v1/docs/",
+    "v1/errors",
+    "v1/errors/<str:code>",
+}
+AUTHENTICATED_ANYONE = {"", "v1/organizations", "v1/organizations/metrics/count"}
+WRITE_NAME = re.compile(r"(create|edit|delete|add|remove|bulk_segment)")
+ACTORS = ("anonymous", "outsider", "viewer", "operator", "admin")
+
+
+@dataclass(frozen=True)
+class Route:
+    route: str
+    name: str
+    namespace: str
+    view_class: type | None = None
+
+    @property
+    def is_api(self) -> bool:
+        return self.route.startswith("v1/")
+
+    def __str__(self) -> str:
+        return f"{self.namespace}:{self.name} /{self.route}"
+
+
+def _walk(patterns, prefix: str = "", namespace: str = "") -> list[Route]:
+    routes = []
+    for pattern in patterns:
+        text = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            space = pattern.namespace or namespace
+            if space in SKIPPED_NAMESPACES:
+                continue
+            routes += _walk(pattern.url_patterns, text, space)
+        elif isinstance(pattern, URLPattern):
+            route = text.lstrip("^").rstrip("$")
+            view_class = getattr(pattern.callback, "cls", None)
+            routes.append(Route(route, pattern.name or "", namespace, view_class))
+    return routes
+
+
+ROUTES = [
+    route
+    for route in _walk(get_resolver().url_patterns)
+    if route.route not in PUBLIC_ROUTES and not route.route.startswith("static/")
+]
+
+
+def _route_cases() -> list:
+    cases = []
+    for route in ROUTES:
+        if route.is_api:
+            view = route.view_class
+            methods = [
+                m
+                for m in ("GET", "HEAD", "POST", "PATCH", "DELETE")
+                if hasattr(view, m.lower()) or (m == "HEAD" and hasattr(view, "get"))
+            ]
+        else:
+            methods = ["GET", "POST"]
+        for method in methods:
+            cases.append(pytest.param(route, method, id=f"{method} /{route.route}"))
+    return cases
+
+
+@pytest.fixture
+def world(db):
+    organization = OrganizationFactory()
+    ledger = LedgerFactory(organization=organization)
+    segment = SegmentFactory(ledger=ledger)
+    org_segment = SegmentFactory(ledger=None, organization=organization)
+    portfolio = PortfolioFactory(ledger=ledger, segment=segment)
+    account = AccountFactory(ledger=ledger, segment=segment, alias="@matrix")
+    AccountFactory(ledger=ledger, alias="@external/BRL")
+    other = OrganizationFactory()
+    users = {name: UserFactory(username=f"matrix-{name}") for name in ACTORS[1:]}
+    member(users["outsider"], other, Role.ADMIN)
+    member(users["viewer"], organization, Role.VIEWER)
+    member(users["operator"], organization, Role.OPERATOR)
+    member(users["admin"], organization, Role.ADMIN)
+    return {
+        "organization": organization,
+        "ledger": ledger,
+        "segment": segment,
+        "org_segment": org_segment,
+        "portfolio": portfolio,
+        "account": account,
+        "users": users,
+    }
+
+
+def _fill(route: Route, world) -> str:
+    """The route with every parameter replaced by a row of the member organization."""
+    path = route.route
+    values = {
+        "organization_id": world["organization"].pk,
+        "ledger_id": world["ledger"].pk,
+        "account_id": world["account"].pk,
+        "portfolio_id": world["portfolio"].pk,
+        "alias": "@matrix",
+        "code": "BRL",
+    }
+    at_org_level = "ledgers/" not in path
+    values["segment_id"] = world["org_segment" if at_org_level else "segment"].pk
+    if "<str:id>" in path:
+        collection = path.split("/<str:id>")[0].rsplit("/", 1)[-1]
+        values["id"] = {
+            "organizations": world["organization"].pk,
+            "ledgers": world["ledger"].pk,
+            "segments": values["segment_id"],
+            "portfolios": world["portfolio"].pk,
+            "accounts": world["account"].pk,
+        }[collection]
+
+    def replace(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in values:
+            raise AssertionError(f"The matrix does not know how to fill <{name}> in {route}")
+        return str(values[name])
+
+    return "/" + re.sub(r"<(?:(\w+):)?(\w+)>", replace, path)
+
+
+def _client(actor: str, world, api: bool):
+    if actor == "anonymous":
+        return APIClient() if api else APIClient(enforce_csrf_checks=False)
+    user = world["users"][actor]
+    client = APIClient()
+    if api:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+    else:
+        client.force_login(user)
+    return client
+
+
+def _request(client, method: str, url: str, api: bool, htmx: bool = False):
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    if method in ("GET", "HEAD", "DELETE"):
+        return getattr(client, method.lower())(url, **headers)
+    if api:
+        return getattr(client, method.lower())(url, {}, format="json", **headers)
+    return client.post(url, {}, **headers)
+
+
+def _is_write(route: Route, method: str) -> bool:
+    if route.is_api:
+        return method in ("POST", "PATCH", "DELETE") and not route.route.endswith("metrics/count")
+    return method == "POST" or bool(WRITE_NAME.search(route.name))
+
+
+def _needs_admin(route: Route, method: str) -> bool:
+    if route.is_api:
+        return method == "DELETE"
+    return "delete" in route.name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "method"), _route_cases())
+def test_every_url_answers_each_actor_as_tenancy_and_roles_say(route, method, world):
+    url = _fill(route, world)
+    answers = {}
+    for actor in ("anonymous", "outsider", "viewer", "operator", "admin"):  # admin may delete
+        for htmx in (False, True) if not route.is_api and method == "GET" else (False,):
+            response = _request(
+                _client(actor, world, route.is_api), method, url, route.is_api, htmx
+            )
+            answers[(actor, htmx)] = response.status_code
+            assert response.status_code < 500, (actor, method, url, response.status_code)
+    if answers[("admin", False)] == 405:  # not a method of this console view
+        assert not any(200 <= status < 300 for status in answers.values()), answers
+        return
+
+    for (actor, htmx), status in answers.items():
+        where = f"{actor}{' (htmx)' if htmx else ''} {method} {url}: {status}"
+        if actor == "anonymous":
+            assert status in ((401,) if route.is_api else (302,)), where
+        elif route.route in AUTHENTICATED_ANYONE and not _is_write(route, method):
+            assert 200 <= status < 300, where
+        elif route.route == "v1/organizations" and method == "POST":
+            assert status == 403, where  # creating organizations is for staff users
+        elif actor == "outsider":
+            assert status == 404, where
+        elif _is_write(route, method) and (
+            actor == "viewer" or (actor == "operator" and _needs_admin(route, method))
+        ):
+            assert status == 403, where
+        elif _is_write(route, method):
+            assert status not in (401, 403, 404, 405), where
+        else:
+            assert 200 <= status < 300, where
+
+
+def test_the_matrix_walks_api_console_and_export_urls():
+    routes = {route.route for route in ROUTES}
+    assert any(r.startswith("v1/organizations/<str:organization_id>/ledgers") for r in routes)
+    assert any("segments/<uuid:segment_id>/members/" in r for r in routes)
+    assert any(r.endswith("export.csv") for r in routes)
+    assert len(ROUTES) >= 50
