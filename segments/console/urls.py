@@ -5,6 +5,7 @@ ledger level (``…/ledgers/<ledger>/segments/<id>/``) and organization level
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from segments.console.forms import ThrottledAuthenticationForm
 from segments.console.views import home, ledgers, members, records, segments
 
 app_name = "console"
@@ -40,7 +41,9 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="console/login.html", redirect_authenticated_user=True
+            template_name="console/login.html",
+            redirect_authenticated_user=True,
+            authentication_form=ThrottledAuthenticationForm,
         ),
         name="login",
     ),
