@@ -37,6 +37,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import asdict, dataclass, field
 from multiprocessing import Pool
 from pathlib import Path
@@ -116,6 +117,8 @@ def bench_environment(args: argparse.Namespace) -> dict[str, str]:
 
 def setup_django(env: dict[str, str]) -> None:
     os.environ.update(env)
+    # WhiteNoise warns that STATIC_ROOT does not exist: the bench requests no static file.
+    warnings.filterwarnings("ignore", message="No directory at")
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -386,6 +389,15 @@ def run_wrk(wrk: str, url: str, method: str, headers: dict[str, str], args) -> d
     )  # fmt: skip
 
 
+def drive(
+    wrk: str | None, url: str, method: str, headers: dict[str, str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """One bounded load run against ``url`` with wrk, or the Python client without it."""
+    if wrk:
+        return run_wrk(wrk, url, method, headers, args)
+    return run_python_client(url, method, headers, args)
+
+
 def summarize(requests: int, seconds: float, p50: float, p99: float, errors: int) -> dict:
     return {
         "requests": requests,
@@ -606,6 +618,8 @@ def table(items: list[Scenario], extra: dict[str, Any]) -> str:
             notes.append(f"{s.queries_at_limit_10} queries at limit=10")
         if app.get("errors"):
             notes.append(f"{app['errors']} errors")
+        if app.get("error"):
+            notes.append(app["error"])
         if s.seq_scan_of_accounts:
             notes.append("SEQ SCAN of accounts")
         rows.append((
@@ -720,17 +734,10 @@ def main() -> int:
                     probe(base_url, s.method, {})
                 if header_count is not None:
                     s.queries = int(header_count)
-                load = run_wrk if wrk else run_python_client
-                s.app = (
-                    load(wrk, app_url, s.method, headers, args)
-                    if wrk
-                    else load(app_url, s.method, headers, args)
-                )
-                s.baseline = (
-                    load(wrk, base_url, s.method, {}, args)
-                    if wrk
-                    else load(base_url, s.method, {}, args)
-                )
+                s.app = drive(wrk, app_url, s.method, headers, args)
+                s.baseline = drive(wrk, base_url, s.method, {}, args)
+                if not 200 <= status < 300:
+                    s.app["error"] = f"gunicorn answered {status}"
                 print(
                     f"  {s.name}: app {s.app.get('p50_ms')} ms p50, baseline "
                     f"{s.baseline.get('p50_ms')} ms p50 (status {status})",
@@ -770,8 +777,9 @@ def main() -> int:
     }  # fmt: skip
     (out_dir / "results.md").write_text(report)
     (out_dir / "results.json").write_text(json.dumps(result, indent=2, default=str))
-    shutil.copyfile(out_dir / "results.md", RESULTS / "latest.md")
-    shutil.copyfile(out_dir / "results.json", RESULTS / "latest.json")
+    if not args.only:  # latest.* always holds a complete run
+        shutil.copyfile(out_dir / "results.md", RESULTS / "latest.md")
+        shutil.copyfile(out_dir / "results.json", RESULTS / "latest.json")
     return 0
 
 

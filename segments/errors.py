@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.db import InterfaceError, OperationalError
+
+# Failures that mean "the database cannot be reached right now" (including a pool that
+# cannot hand out a connection in time): answered 503 so that clients retry.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+
 
 class DomainError(Exception):
     """A refused operation. Nothing was written when one of these is raised."""

@@ -12,7 +12,9 @@ import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -78,4 +80,72 @@ class RequestLogMiddleware:
                 separators=(",", ":"),
             )
         )
+        return response
+
+
+def _api_problem(request: HttpRequest, error, status_headers: dict[str, str]) -> HttpResponse:
+    from segments.api.errors import PROTOCOL_ERRORS, Problem, problem_from_domain_error
+
+    if isinstance(error, str):
+        protocol = PROTOCOL_ERRORS[error]
+        problem = Problem(
+            protocol.http_status, protocol.code, protocol.title, protocol.default_message
+        )
+    else:
+        problem = problem_from_domain_error(error)
+    response = JsonResponse(
+        problem.as_body(), status=problem.status, content_type="application/problem+json"
+    )
+    for name, value in status_headers.items():
+        response[name] = value
+    return response
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/v1/")
+
+
+class BodySizeLimitMiddleware:
+    """A request whose declared body is larger than ``MAX_REQUEST_BODY_BYTES`` is answered
+    413 before anything reads it (a problem document under ``/v1/``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.limit = settings.MAX_REQUEST_BODY_BYTES
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > self.limit:
+            if _is_api(request):
+                return _api_problem(request, "413", {})
+            return HttpResponse(
+                "Request body too large.", status=413, content_type="text/plain; charset=utf-8"
+            )
+        return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database cannot be reached, answer 503 (a problem document under
+    ``/v1/``, a short page elsewhere) with ``Retry-After``, instead of a 500. Nothing was
+    changed: the failed transaction never committed."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from segments import errors
+
+        if not isinstance(exception, errors.DATABASE_UNAVAILABLE):
+            return None
+        logging.getLogger("segments.requests").warning("database unavailable: %s", exception)
+        if _is_api(request):
+            return _api_problem(request, errors.ServiceUnavailable(), {"Retry-After": "5"})
+        response = render(request, "503.html", status=503)
+        response["Retry-After"] = "5"
         return response

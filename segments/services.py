@@ -457,11 +457,10 @@ def update_organization(
     """Change an organization's fields; legal document and ids never change."""
     _refuse_unknown(Organization, changes, UPDATE_FIELDS[Organization])
     organization = _lock_for_update(organization)
-    _check_if_match(organization, if_match)
     if "parent_organization_id" in changes:
         _set_parent_organization(organization, changes["parent_organization_id"])
     _apply_changes(organization, changes, {"parent_organization_id"})
-    return _finish_update(organization)
+    return _finish_update(organization, if_match)
 
 
 @transaction.atomic
@@ -501,9 +500,8 @@ def update_ledger(
 ) -> Ledger:
     _refuse_unknown(Ledger, changes, UPDATE_FIELDS[Ledger])
     ledger = _lock_for_update(ledger)
-    _check_if_match(ledger, if_match)
     _apply_changes(ledger, changes, set())
-    return _finish_update(ledger)
+    return _finish_update(ledger, if_match)
 
 
 @transaction.atomic
@@ -554,10 +552,9 @@ def update_segment(
     Members stay when the status leaves ACTIVE; only new assignments are refused then."""
     _refuse_unknown(Segment, changes, UPDATE_FIELDS[Segment])
     segment = _lock_for_update(segment)
-    _check_if_match(segment, if_match)
     before = _snapshot(segment)
     _apply_changes(segment, changes, set())
-    segment = _finish_update(segment)
+    segment = _finish_update(segment, if_match)
     after = _snapshot(segment)
     changed = [key for key in after if before[key] != after[key]]
     _record(
@@ -650,7 +647,6 @@ def update_portfolio(
     """Change a portfolio; ``segment_id=None`` takes it out of its segment."""
     _refuse_unknown(Portfolio, changes, UPDATE_FIELDS[Portfolio])
     portfolio = _lock_for_update(portfolio)
-    _check_if_match(portfolio, if_match)
     previous_segment_id = portfolio.segment_id
     if "segment_id" in changes:
         new_id = changes["segment_id"]
@@ -658,7 +654,7 @@ def update_portfolio(
             segment_for_member(portfolio.ledger, new_id) if new_id is not None else None
         )
     _apply_changes(portfolio, changes, {"segment_id"})
-    portfolio = _finish_update(portfolio)
+    portfolio = _finish_update(portfolio, if_match)
     if portfolio.segment_id != previous_segment_id:
         _record_membership(
             previous_segment_id, actor, HistoryAction.MEMBERS_REMOVED, portfolio_ids=[portfolio.pk]
@@ -729,7 +725,6 @@ def update_account(
     asset code, alias and ledger never change."""
     _refuse_unknown(Account, changes, UPDATE_FIELDS[Account])
     account = _lock_for_update(account)
-    _check_if_match(account, if_match)
     previous_segment_id = account.segment_id
     if "portfolio_id" in changes:
         new_id = changes["portfolio_id"]
@@ -744,7 +739,7 @@ def update_account(
             entity_type="Account", fields={"blocked": "must be true or false"}
         )
     _apply_changes(account, changes, {"portfolio_id", "segment_id"})
-    account = _finish_update(account)
+    account = _finish_update(account, if_match)
     if account.segment_id != previous_segment_id:
         _record_membership(
             previous_segment_id, actor, HistoryAction.MEMBERS_REMOVED, account_ids=[account.pk]
@@ -966,9 +961,12 @@ def _without(fields: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if key not in names}
 
 
-def _finish_update(obj: Entity) -> Entity:
-    obj.updated_at = timezone.now()
+def _finish_update(obj: Entity, if_match: str | None = None) -> Entity:
+    """Validate the changed row, then check ``If-Match`` (so a bad request is refused as
+    such, whatever version it names), then save it as a new version."""
     _validate(obj)
+    _check_if_match(obj, if_match)
+    obj.updated_at = timezone.now()
     _save(obj, create=False)
     return obj
 

@@ -63,6 +63,12 @@ PROTOCOL_ERRORS: dict[str, ProtocolError] = {
             "406", 406, "Not Acceptable", "The API answers only application/json responses."
         ),
         ProtocolError(
+            "413",
+            413,
+            "Content Too Large",
+            "The request body is larger than the server accepts.",
+        ),
+        ProtocolError(
             "415",
             415,
             "Unsupported Media Type",
@@ -218,8 +224,12 @@ def problem_from_exception(exc: BaseException) -> tuple[Problem, dict[str, str]]
     elif isinstance(exc, DjangoPermissionDenied):
         exc = errors.PermissionDenied()
 
+    if isinstance(exc, errors.DATABASE_UNAVAILABLE):
+        logger.warning("Database unavailable while serving an API request: %s", exc)
+        headers["Retry-After"] = "5"
+        exc = errors.ServiceUnavailable()
     if isinstance(exc, errors.DomainError):
-        if exc.http_status >= 500:
+        if exc.http_status >= 500 and exc.http_status != 503:
             logger.error("Domain error %s while serving an API request", exc.code, exc_info=exc)
         return problem_from_domain_error(exc), headers
     if isinstance(exc, drf.ParseError):

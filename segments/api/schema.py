@@ -72,17 +72,20 @@ ERROR_DESCRIPTIONS = {
     404: "Not found, deleted, or not yours (0007); an id in the body not found (0035-0038).",
     405: "Method not allowed on this route.",
     406: "Only JSON responses are available.",
-    409: "Conflict: duplicate name or alias (0015, 0020), members or children left (9001, 9002).",
+    409: "Conflict: duplicate name or alias (0015, 0020), members or children left (9001, "
+    "9002), Idempotency-Key reused with another body (9007).",
     412: "If-Match does not match the current ETag (9006).",
+    413: "The request body is larger than 2 MiB (MAX_REQUEST_BODY_BYTES).",
     415: "Bodies must be application/json.",
     422: "The segment is not ACTIVE (0014).",
     429: "Too many requests (9005); see Retry-After.",
     500: "Unexpected error (9999): quote the request id.",
+    503: "The database is unavailable (9008); nothing was changed; see Retry-After.",
 }
 
-READ_ERRORS = (400, 401, 404, 406, 429, 500)
-WRITE_ERRORS = (400, 401, 403, 404, 406, 409, 412, 415, 422, 429, 500)
-COUNT_ERRORS = (400, 401, 404, 429, 500)
+READ_ERRORS = (400, 401, 404, 406, 429, 500, 503)
+WRITE_ERRORS = (400, 401, 403, 404, 406, 409, 412, 413, 415, 422, 429, 500, 503)
+COUNT_ERRORS = (400, 401, 404, 429, 500, 503)
 
 
 def problems(statuses: Iterable[int]) -> dict[Any, OpenApiResponse]:
@@ -96,6 +99,15 @@ def problems(statuses: Iterable[int]) -> dict[Any, OpenApiResponse]:
 
 # --------------------------------------------------------------------------- headers
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Makes this POST safe to retry for 24 hours: the same key with the same body "
+    "answers the first response again (header `Idempotent-Replayed: true`) and creates "
+    "nothing; the same key with another body answers 409 (9007). 1 to 255 characters.",
+)
 REQUEST_ID = OpenApiParameter(
     "X-Request-Id",
     OpenApiTypes.STR,
@@ -313,6 +325,8 @@ class ApiAutoSchema(AutoSchema):
                     )
                 )
         parameters.append(REQUEST_ID)
+        if self.method == "POST":
+            parameters.append(IDEMPOTENCY_KEY)
         return parameters
 
 

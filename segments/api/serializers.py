@@ -35,6 +35,7 @@ from segments.models import (
     Segment,
     Status,
 )
+from segments.services import BULK_MEMBERS_MAX
 
 # --------------------------------------------------------------------------- output
 
@@ -48,7 +49,10 @@ class StatusSerializer(serializers.Serializer):
     {
         "type": "object",
         "additionalProperties": {"nullable": True},
-        "description": "Flat key/value metadata.",
+        "maxProperties": 100,
+        "description": "Flat key/value metadata: at most 100 keys of at most 100 characters; "
+        "values are strings, numbers, booleans or null of at most 2000 characters as text "
+        "(no objects or arrays).",
     }
 )
 class MetadataField(serializers.Field):
@@ -217,8 +221,18 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class TextUUIDField(serializers.UUIDField):
+    """A UUID given as text. DRF would also take an integer (and so ``true``/``false``) as a
+    UUID; a client sending one has a bug, so it is refused (0047)."""
+
+    def to_internal_value(self, data: Any):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 def _uuid(source: str, **kwargs: Any) -> serializers.UUIDField:
-    return serializers.UUIDField(source=source, required=False, allow_null=True, **kwargs)
+    return TextUUIDField(source=source, required=False, allow_null=True, **kwargs)
 
 
 def _text(model: type[Entity], model_field: str) -> StrictCharField:
@@ -305,8 +319,18 @@ class AccountInputSerializer(EntityInputSerializer):
 class MembersInputSerializer(serializers.Serializer):
     """Accounts and portfolios to put into (or take out of) a segment, by id."""
 
-    accountIds = serializers.ListField(child=serializers.UUIDField(), required=False)
-    portfolioIds = serializers.ListField(child=serializers.UUIDField(), required=False)
+    accountIds = serializers.ListField(
+        child=TextUUIDField(),
+        required=False,
+        max_length=BULK_MEMBERS_MAX,
+        help_text="At most 10,000 ids in accountIds and portfolioIds together.",
+    )
+    portfolioIds = serializers.ListField(
+        child=TextUUIDField(),
+        required=False,
+        max_length=BULK_MEMBERS_MAX,
+        help_text="At most 10,000 ids in accountIds and portfolioIds together.",
+    )
 
 
 # --------------------------------------------------------------------------- parsing

@@ -8,13 +8,16 @@ them; the concrete view classes at the bottom only add the OpenAPI documentation
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
 from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
@@ -38,6 +41,14 @@ from segments.api.serializers import (
     parse_body,
 )
 from segments.api.throttling import ApiRateThrottle
+from segments.idempotency import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    REPLAYED_RESPONSE_HEADERS,
+    StoredAnswer,
+    request_fingerprint,
+    run_once,
+)
 from segments.models import Account, Entity, Ledger, Organization, Portfolio, Segment
 from segments.tenancy import Action, authorize
 
@@ -314,6 +325,34 @@ def entity_response(
 # --------------------------------------------------------------------------- generic views
 
 
+def idempotent(handler):
+    """A POST made with ``Idempotency-Key`` runs at most once per key within 24 h: a retry
+    with the same body gets the first answer again (``Idempotent-Replayed: true``), a
+    retry with another body is refused (9007). See ``segments.idempotency``."""
+
+    @wraps(handler)
+    def wrapper(self: ApiView, request: Request, **path: str) -> Response:
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None:
+            return handler(self, request, **path)
+        fingerprint = request_fingerprint(request.method, request.path, request.data)
+
+        def run() -> StoredAnswer:
+            response = handler(self, request, **path)
+            kept = {name: response[name] for name in REPLAYED_RESPONSE_HEADERS if name in response}
+            return StoredAnswer(
+                response.status_code, json.loads(JSONRenderer().render(response.data)), kept
+            )
+
+        answer, replayed = run_once(request.user, key, fingerprint, run)
+        response = Response(answer.body, status=answer.status_code, headers=answer.headers)
+        if replayed:
+            response[REPLAYED_HEADER] = "true"
+        return response
+
+    return wrapper
+
+
 class CollectionView(ApiView):
     """``GET`` lists (filters, paging, ``X-Total-Count``); ``POST`` creates (201)."""
 
@@ -325,6 +364,7 @@ class CollectionView(ApiView):
         body, total = self.endpoint.page(queryset, request.query_params)
         return Response(body, headers={TOTAL_COUNT_HEADER: str(total)})
 
+    @idempotent
     def post(self, request: Request, **path: str) -> Response:
         endpoint = self.endpoint
         scope = endpoint.scope(request.user, path)
@@ -550,6 +590,7 @@ class SegmentMembersView(ApiView):
             raise errors.MalformedQuery("Query parameter 'kind' must be account or portfolio.")
         return Response(body, headers={TOTAL_COUNT_HEADER: str(total)})
 
+    @idempotent
     def post(self, request: Request, **path: str) -> Response:
         segment = _segment(request, path)
         counts = services.assign_members(request.user, segment, **_member_ids(request, segment))
@@ -557,6 +598,7 @@ class SegmentMembersView(ApiView):
 
 
 class SegmentMembersRemoveView(ApiView):
+    @idempotent
     def post(self, request: Request, **path: str) -> Response:
         segment = _segment(request, path)
         counts = services.remove_members(request.user, segment, **_member_ids(request, segment))

@@ -14,7 +14,7 @@ import pytest
 from django.core.cache import cache
 
 from segments import errors
-from segments.models import Status
+from segments.models import Segment, Status
 from tests.factories import AccountFactory, OrganizationFactory, PortfolioFactory, SegmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -340,9 +340,17 @@ def test_9006_if_match_does_not_match_the_etag(client_for, admin_user, ledger_ur
     assert_problem(response, 412, "9006")
 
 
-@pytest.mark.skip(reason="Idempotency-Key is another issue")
-def test_9007_idempotency_key_reused_with_another_body():
-    """Not part of the REST API issue."""
+def test_9007_idempotency_key_reused_with_another_body(client_for, operator, ledger_url):
+    client = client_for(operator)
+    first = client.post(
+        f"{ledger_url}/segments", {"name": "Black"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert first.status_code == 201
+    response = client.post(
+        f"{ledger_url}/segments", {"name": "Gold"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert_problem(response, 409, "9007")
+    assert Segment.objects.filter(name="Gold").count() == 0
 
 
 def test_9999_unexpected_error_says_only_internal_error_and_the_request_id(
