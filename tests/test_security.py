@@ -17,7 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_check_deploy_reports_nothing_in_production_mode():
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECURE_SSL_REDIRECT", "SECURE_COOKIES", "SECURE_HSTS_SECONDS"}
+        and not k.startswith("DJANGO_")
+    }
     env.update(
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="console.example.com",

@@ -51,7 +51,7 @@ CHECKS = [
 ]
 
 
-def _path_ids(path: str, ids: dict[str, str]) -> dict[str, str]:
+def path_ids(path: str, ids: dict[str, str]) -> dict[str, str]:
     """Real ids for the path's parameters: ``{id}`` names the entity of its collection."""
     fixed = {"organization_id": ids["organization"], "ledger_id": ids["ledger"]}
     if "{id}" in path:
@@ -86,7 +86,7 @@ def world(db) -> tuple[dict[str, str], str]:
     return ids, token_for(user)
 
 
-def _modes(operation) -> list[GenerationMode]:
+def generation_modes(operation) -> list[GenerationMode]:
     """Valid requests always; invalid ones where something is left to break once the path
     ids are fixed (a query parameter or a body; any text is a valid alias or header)."""
     definition = operation.definition.raw
@@ -124,9 +124,9 @@ def test_every_operation_answers_as_documented(world, in_process_app):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 40
     for operation in operations:
-        for mode in _modes(operation):
+        for mode in generation_modes(operation):
             strategy = operation.as_strategy(
-                generation_mode=mode, path_parameters=_path_ids(operation.path, ids)
+                generation_mode=mode, path_parameters=path_ids(operation.path, ids)
             )
 
             @hypothesis.given(case=strategy)
