@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -183,25 +184,28 @@ def main() -> int:
         "portfolios": portfolio,
         "accounts": account,
     }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "segments_console.wsgi",
-         "-b", f"127.0.0.1:{PORT}", "-w", "2", "--timeout", "60"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{PORT}"
-        wait_until_serving(base)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segments_console.test_settings")
-        import django
+    with tempfile.TemporaryFile() as server_log:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "segments_console.wsgi",
+             "-b", f"127.0.0.1:{PORT}", "-w", "2", "--timeout", "60"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=server_log,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{PORT}"
+            wait_until_serving(base)
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segments_console.test_settings")
+            import django
 
-        django.setup()  # the shared checks live beside the in-suite conformance test
-        return fuzz(base, token, ids, args.requests)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        _, stderr = server.communicate(timeout=30)
-        if b"Traceback" in stderr:
-            print("gunicorn logged tracebacks:\n" + stderr.decode(errors="replace")[-3000:])
+            django.setup()  # the shared checks live beside the in-suite conformance test
+            return fuzz(base, token, ids, args.requests)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+            server_log.seek(0)
+            logged = server_log.read().decode(errors="replace")
+            if "Traceback" in logged:
+                print("gunicorn logged tracebacks:\n" + logged[-3000:])
 
 
 if __name__ == "__main__":

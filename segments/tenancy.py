@@ -84,3 +84,9 @@ def role_of(user, organization_id) -> str | None:
         .values_list("role", flat=True)
         .first()
     )
+
+
+def authorize_organization_create(user) -> None:
+    """Only staff users create organizations (the creator becomes their admin)."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        raise PermissionDenied("Only staff users may create organizations.")

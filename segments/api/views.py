@@ -25,6 +25,8 @@ from rest_framework.views import APIView
 
 from segments import errors, selectors, services
 from segments.api import schema as docs
+from segments.api.renderers import FastJSONRenderer
+from segments.api.rows import ACCOUNT_ROWS, PORTFOLIO_ROWS, SEGMENT_ROWS, RowFormat
 from segments.api.serializers import (
     AccountInputSerializer,
     AccountSerializer,
@@ -50,7 +52,7 @@ from segments.idempotency import (
     run_once,
 )
 from segments.models import Account, Entity, Ledger, Organization, Portfolio, Segment
-from segments.tenancy import Action, authorize
+from segments.tenancy import Action, authorize, authorize_organization_create
 
 TOTAL_COUNT_HEADER = "X-Total-Count"
 
@@ -60,6 +62,7 @@ class ApiView(APIView):
     documents. Path ids must be UUIDs: anything else is 400 (0065)."""
 
     throttle_classes = [ApiRateThrottle]
+    renderer_classes = [FastJSONRenderer]
     schema = docs.ApiAutoSchema()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -88,11 +91,21 @@ def _query_flag(params: Mapping[str, Any], name: str) -> bool:
 
 
 def offset_page(
-    output: type[Serializer], queryset: QuerySet, params: Mapping[str, Any]
+    output: type[Serializer],
+    queryset: QuerySet,
+    params: Mapping[str, Any],
+    rows: RowFormat | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """``{"items": [...], "page": n, "limit": n}`` by page number, and the total."""
-    page = selectors.paginate(queryset, params)
-    body = {"items": output(page.items, many=True).data, "page": page.page, "limit": page.limit}
+    """``{"items": [...], "page": n, "limit": n}`` by page number, and the total. With
+    ``rows`` the page is read as ``values()`` and rendered by it (the same JSON as
+    ``output``, without per-item serializers: issue #7)."""
+    if rows is not None:
+        page = selectors.paginate(queryset.values(*rows.columns), params)
+        items = rows.items(page.items)
+    else:
+        page = selectors.paginate(queryset, params)
+        items = output(page.items, many=True).data
+    body = {"items": items, "page": page.page, "limit": page.limit}
     return body, page.total
 
 
@@ -113,6 +126,7 @@ class Endpoint:
     model: ClassVar[type[Entity]]
     output: ClassVar[type[Serializer]]
     input: ClassVar[type[Serializer]]
+    rows: ClassVar[RowFormat | None] = None  # renders list pages like ``output``, faster
 
     def scope(self, user, path: Mapping[str, str]) -> Scope:
         raise NotImplementedError
@@ -145,7 +159,7 @@ class Endpoint:
 
     def page(self, queryset: QuerySet, params: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
         """One page of the list, and the total over all pages."""
-        return offset_page(self.output, queryset, params)
+        return offset_page(self.output, queryset, params, self.rows)
 
 
 class Organizations(Endpoint):
@@ -161,9 +175,7 @@ class Organizations(Endpoint):
         return selectors.list_organizations(user, params)
 
     def authorize_create(self, user, scope):
-        """Only staff users create organizations; the creator becomes their admin."""
-        if not user.is_staff:
-            raise errors.PermissionDenied("Only staff users may create organizations.")
+        authorize_organization_create(user)
 
     def create(self, actor, scope, fields):
         return services.create_organization(actor, **fields)
@@ -212,6 +224,7 @@ class Segments(InLedger):
     """Segments of a ledger. Their bodies carry their direct members' counts."""
 
     model, output, input = Segment, SegmentSerializer, SegmentInputSerializer
+    rows = SEGMENT_ROWS
 
     def fetch(self, user, path):
         return selectors.get_segment(
@@ -232,10 +245,7 @@ class Segments(InLedger):
         detach = _query_flag(params, "detach")
         services.delete_segment(actor, obj, detach=detach, if_match=if_match)
 
-    def prepare(self, obj):
-        counts = selectors.member_counts(obj)
-        obj.account_count, obj.portfolio_count = counts["accounts"], counts["portfolios"]
-        return obj
+    # The member counts are the segment's own columns (kept by triggers): nothing to add.
 
 
 class OrganizationSegments(Segments):
@@ -247,6 +257,7 @@ class OrganizationSegments(Segments):
 
 class Portfolios(InLedger):
     model, output, input = Portfolio, PortfolioSerializer, PortfolioInputSerializer
+    rows = PORTFOLIO_ROWS
 
     def fetch(self, user, path):
         return selectors.get_portfolio(user, path["organization_id"], path["ledger_id"], path["id"])
@@ -266,6 +277,7 @@ class Portfolios(InLedger):
 
 class Accounts(InLedger):
     model, output, input = Account, AccountSerializer, AccountInputSerializer
+    rows = ACCOUNT_ROWS
 
     def fetch(self, user, path):
         return selectors.get_account(
@@ -291,8 +303,8 @@ class Accounts(InLedger):
         page_number, _ = selectors.page_params(params)
         if page_number > 1 and not params.get("cursor"):
             return super().page(queryset, params)
-        page = selectors.paginate_by_cursor(queryset, params)
-        body: dict[str, Any] = {"items": self.output(page.items, many=True).data}
+        page = selectors.paginate_by_cursor(queryset.values(*self.rows.columns), params)
+        body: dict[str, Any] = {"items": self.rows.items(page.items)}
         if not params.get("cursor"):
             body["page"] = 1
         body["limit"] = page.limit
@@ -582,10 +594,10 @@ class SegmentMembersView(ApiView):
         kind = params.get("kind") or "account"
         if kind == "account":
             queryset = selectors.list_segment_accounts(request.user, segment, params)
-            body, total = offset_page(AccountSerializer, queryset, params)
+            body, total = offset_page(AccountSerializer, queryset, params, ACCOUNT_ROWS)
         elif kind == "portfolio":
             queryset = selectors.list_segment_portfolios(request.user, segment, params)
-            body, total = offset_page(PortfolioSerializer, queryset, params)
+            body, total = offset_page(PortfolioSerializer, queryset, params, PORTFOLIO_ROWS)
         else:
             raise errors.MalformedQuery("Query parameter 'kind' must be account or portfolio.")
         return Response(body, headers={TOTAL_COUNT_HEADER: str(total)})
