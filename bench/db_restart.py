@@ -85,6 +85,12 @@ class PrivateCluster:
             capture_output=True,
         )
 
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        command = ["psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres"]
+        return subprocess.run(
+            [*command, "-d", database, "-tAqc", sql], check=True, capture_output=True, text=True
+        ).stdout
+
     def stop(self) -> None:
         subprocess.run(
             as_postgres(pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"),
@@ -216,21 +222,7 @@ def main() -> int:
     try:
         cluster.init()
         cluster.start()
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(PG_PORT),
-                "-U",
-                "postgres",
-                "-qc",
-                "CREATE DATABASE drill",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        cluster.psql("CREATE DATABASE drill")
         env = {
             **os.environ,
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:{PG_PORT}/drill",
@@ -292,25 +284,11 @@ def main() -> int:
         drill.run(args.seconds, on_tick)
 
         created = json.loads(
-            subprocess.run(
-                [
-                    "psql",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(PG_PORT),
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "drill",
-                    "-tAc",
-                    "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name)), '[]') "
-                    "FROM segments_segment",
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
+            cluster.psql(
+                "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name)), '[]') "
+                "FROM segments_segment",
+                database="drill",
+            )
         )
         names = Counter(row["name"] for row in created)
         ids = {row["id"] for row in created}
