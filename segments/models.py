@@ -155,8 +155,13 @@ class Segment(Entity):
     )
     name = models.CharField(max_length=256)
     description = models.CharField(max_length=1000, null=True, blank=True)
+    # Live direct members, kept exact by database triggers on the accounts and portfolios
+    # tables (``segments.counters``); never written by the application.
+    account_count = models.BigIntegerField(default=0, db_default=0, editable=False)
+    portfolio_count = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     entity_type = "Segment"
+    COUNTER_FIELDS = ("account_count", "portfolio_count")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -192,6 +197,18 @@ class Segment(Entity):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """An update never writes the member counters: the triggers own them, and a value
+        read earlier would overwrite the changes made since."""
+        updating = not self._state.adding and not kwargs.get("force_insert")
+        if updating and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in self.COUNTER_FIELDS
+            ]
+        super().save(*args, **kwargs)
 
     @property
     def is_organization_level(self) -> bool:
@@ -232,23 +249,43 @@ class Portfolio(Entity):
 
 
 class Account(Entity):
+    # The foreign keys of accounts are indexed by the composite and partial indexes of
+    # ``Meta.indexes`` (each one leads an index that covers every row that has it), not by
+    # one index per key: every index costs a write per moved account (issue #7).
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="accounts"
+        Organization, on_delete=models.PROTECT, related_name="accounts", db_index=False
     )
-    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="accounts")
+    ledger = models.ForeignKey(
+        Ledger, on_delete=models.PROTECT, related_name="accounts", db_index=False
+    )
     name = models.CharField(max_length=256, null=True, blank=True)
     type = models.CharField(max_length=256)
     asset_code = models.CharField(max_length=100, validators=[validate_asset_code])
     alias = models.CharField(max_length=100, null=True, blank=True)
     entity_id = models.CharField(max_length=256, null=True, blank=True)
     parent_account = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        db_index=False,
     )
     portfolio = models.ForeignKey(
-        Portfolio, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+        Portfolio,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accounts",
+        db_index=False,
     )
     segment = models.ForeignKey(
-        Segment, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+        Segment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accounts",
+        db_index=False,
     )
     blocked = models.BooleanField(default=False)
 
@@ -280,7 +317,24 @@ class Account(Entity):
             models.Index(
                 fields=["portfolio", "created_at", "id"],
                 name="account_live_portfolio",
-                condition=Q(deleted_at__isnull=True),
+                condition=Q(deleted_at__isnull=True, portfolio__isnull=False),
+            ),
+            # Every row by segment (foreign key checks, detach on delete), and the live
+            # members of a segment in one ledger as an index-only count.
+            models.Index(
+                fields=["segment", "ledger", "deleted_at"],
+                name="account_segment_ledger",
+                condition=Q(segment__isnull=False),
+            ),
+            # Every row by organization, and by ledger through the organization.
+            models.Index(fields=["organization", "ledger"], name="account_organization_ledger"),
+            models.Index(
+                fields=["portfolio"], name="account_portfolio", condition=Q(portfolio__isnull=False)
+            ),
+            models.Index(
+                fields=["parent_account"],
+                name="account_parent",
+                condition=Q(parent_account__isnull=False),
             ),
         ]
 

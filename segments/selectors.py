@@ -13,17 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import (
-    Count,
-    Exists,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, Q, QuerySet
 
 from segments import errors
 from segments.filters import (
@@ -109,22 +99,12 @@ def get_account(user, organization_id: Any, ledger_id: Any, **lookup: Any) -> Ac
 # --------------------------------------------------------------------------- lists
 
 
-def _member_count(model, field: str = "segment") -> Coalesce:
-    counts = (
-        model.objects.filter(**{field: OuterRef("pk")})
-        .order_by()
-        .values(field)
-        .annotate(total=Count("pk"))
-        .values("total")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), Value(0))
-
-
 def with_member_counts(queryset: QuerySet[Segment]) -> QuerySet[Segment]:
-    """Segments annotated with ``account_count`` and ``portfolio_count`` (live members)."""
-    return queryset.annotate(
-        account_count=_member_count(Account), portfolio_count=_member_count(Portfolio)
-    )
+    """Segments with ``account_count`` and ``portfolio_count`` (live direct members).
+    They are columns of the segment, kept exact by database triggers
+    (``segments.counters``), so this reads no member row; kept as the one place that says
+    a list shows counts."""
+    return queryset
 
 
 def restrict_within(queryset: QuerySet, user, organization_id: Any) -> QuerySet:
@@ -235,12 +215,18 @@ def list_segment_history(user, segment: Segment) -> QuerySet[SegmentHistory]:
 def member_counts(segment: Segment) -> dict[str, int]:
     """Direct members (accounts and portfolios tagged with the segment) and the accounts
     it reaches (its own plus those whose portfolio is in it and that have no segment of
-    their own)."""
-    accounts = Account.objects.filter(segment=segment).count()
-    portfolios = Portfolio.objects.filter(segment=segment).count()
-    through_portfolio = Account.objects.filter(
-        segment__isnull=True, portfolio__segment=segment, portfolio__deleted_at__isnull=True
-    ).count()
+    their own). The direct counts are the segment's counters, read fresh (O(1) whatever
+    the size); the accounts reached through portfolios are counted."""
+    accounts, portfolios = Segment.all_objects.filter(pk=segment.pk).values_list(
+        "account_count", "portfolio_count"
+    ).first() or (0, 0)
+    through_portfolio = (
+        Account.objects.filter(
+            segment__isnull=True, portfolio__segment=segment, portfolio__deleted_at__isnull=True
+        ).count()
+        if portfolios
+        else 0
+    )
     return {
         "accounts": accounts,
         "portfolios": portfolios,
@@ -304,13 +290,28 @@ def page_params(params: Mapping[str, Any]) -> tuple[int, int]:
     return page, limit
 
 
-def paginate(queryset: QuerySet, params: Mapping[str, Any]) -> Page:
-    """One page by offset, with the exact total: two queries."""
+def paginate(queryset: QuerySet, params: Mapping[str, Any], total: int | None = None) -> Page:
+    """One page by offset, with the exact total: two queries, or one when the caller
+    already knows the total (a segment's member counter)."""
     page, limit = page_params(params)
     offset = (page - 1) * limit
     items = list(queryset[offset : offset + limit])
-    total = len(items) if offset == 0 and len(items) < limit else queryset.order_by().count()
+    if total is None:
+        total = len(items) if offset == 0 and len(items) < limit else queryset.order_by().count()
     return Page(items=items, page=page, limit=limit, total=total)
+
+
+UNFILTERED_PARAMS = frozenset({"page", "limit", "sort_order", "kind"})
+
+
+def member_total(segment: Segment, kind: str, params: Mapping[str, Any]) -> int | None:
+    """The total of an unfiltered member list of the segment (``list_segment_accounts`` /
+    ``list_segment_portfolios`` with paging and order only): its member counter, exact and
+    O(1), as read with ``segment`` (just fetched). None when a filter is given (the list
+    then counts)."""
+    if set(params) - UNFILTERED_PARAMS:
+        return None
+    return segment.account_count if kind == "account" else segment.portfolio_count
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,12 @@ class CursorPage:
 
 
 def _encode_cursor(obj, direction: str) -> str:
-    payload = {"t": obj.created_at.isoformat(), "i": str(obj.pk), "d": direction}
+    """``obj`` is a model instance or a ``values()`` row (with ``created_at`` and ``id``)."""
+    if isinstance(obj, Mapping):
+        created_at, pk = obj["created_at"], obj["id"]
+    else:
+        created_at, pk = obj.created_at, obj.pk
+    payload = {"t": created_at.isoformat(), "i": str(pk), "d": direction}
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
@@ -346,13 +352,17 @@ def paginate_by_cursor(queryset: QuerySet, params: Mapping[str, Any]) -> CursorP
         created_at, pk, direction = _decode_cursor(cursor)
         moving_back = direction == "prev"
         after = descending == moving_back  # move towards larger keys?
+        # The redundant bound on created_at alone is what lets the index scan start at the
+        # cursor (an index condition); the OR only decides ties (issue #7).
         if after:
             queryset = queryset.filter(
-                Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk)
+                Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=pk),
+                created_at__gte=created_at,
             )
         else:
             queryset = queryset.filter(
-                Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+                Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk),
+                created_at__lte=created_at,
             )
     ascending_scan = descending == moving_back
     order = ("created_at", "id") if ascending_scan else ("-created_at", "-id")

@@ -284,6 +284,20 @@ def _lock_for_update(obj: Entity) -> Entity:
     return locked
 
 
+def _lock_segments(organization_id, *segment_ids) -> None:
+    """Lock the segments a member leaves and joins, in id order, before it moves. The
+    member-counter triggers update both (``segments.counters``); taking them in one fixed
+    order keeps two opposite moves from deadlocking."""
+    ids = sorted({pk for pk in segment_ids if pk is not None}, key=str)
+    if len(ids) > 1:
+        list(
+            Segment.all_objects.select_for_update()
+            .filter(pk__in=ids, organization_id=organization_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
 def _snapshot(segment: Segment) -> dict[str, Any]:
     return {
         "name": segment.name,
@@ -650,6 +664,10 @@ def update_portfolio(
     previous_segment_id = portfolio.segment_id
     if "segment_id" in changes:
         new_id = changes["segment_id"]
+        if new_id is not None:
+            _lock_segments(
+                portfolio.organization_id, previous_segment_id, _as_uuid(new_id, "segment_id")
+            )
         portfolio.segment = (
             segment_for_member(portfolio.ledger, new_id) if new_id is not None else None
         )
@@ -733,6 +751,10 @@ def update_account(
         )
     if "segment_id" in changes:
         new_id = changes["segment_id"]
+        if new_id is not None:
+            _lock_segments(
+                account.organization_id, previous_segment_id, _as_uuid(new_id, "segment_id")
+            )
         account.segment = segment_for_member(account.ledger, new_id) if new_id is not None else None
     if changes.get("blocked", False) is None:
         raise errors.InvalidField(

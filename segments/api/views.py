@@ -95,15 +95,16 @@ def offset_page(
     queryset: QuerySet,
     params: Mapping[str, Any],
     rows: RowFormat | None = None,
+    total: int | None = None,
 ) -> tuple[dict[str, Any], int]:
     """``{"items": [...], "page": n, "limit": n}`` by page number, and the total. With
     ``rows`` the page is read as ``values()`` and rendered by it (the same JSON as
     ``output``, without per-item serializers: issue #7)."""
     if rows is not None:
-        page = selectors.paginate(queryset.values(*rows.columns), params)
+        page = selectors.paginate(queryset.values(*rows.columns), params, total)
         items = rows.items(page.items)
     else:
-        page = selectors.paginate(queryset, params)
+        page = selectors.paginate(queryset, params, total)
         items = output(page.items, many=True).data
     body = {"items": items, "page": page.page, "limit": page.limit}
     return body, page.total
@@ -592,12 +593,15 @@ class SegmentMembersView(ApiView):
         segment = _segment(request, path)
         params = request.query_params
         kind = params.get("kind") or "account"
+        # Unfiltered, the total is the segment's member counter (no COUNT of 500k rows).
         if kind == "account":
             queryset = selectors.list_segment_accounts(request.user, segment, params)
-            body, total = offset_page(AccountSerializer, queryset, params, ACCOUNT_ROWS)
+            known = selectors.member_total(segment, kind, params)
+            body, total = offset_page(AccountSerializer, queryset, params, ACCOUNT_ROWS, known)
         elif kind == "portfolio":
             queryset = selectors.list_segment_portfolios(request.user, segment, params)
-            body, total = offset_page(PortfolioSerializer, queryset, params, PORTFOLIO_ROWS)
+            known = selectors.member_total(segment, kind, params)
+            body, total = offset_page(PortfolioSerializer, queryset, params, PORTFOLIO_ROWS, known)
         else:
             raise errors.MalformedQuery("Query parameter 'kind' must be account or portfolio.")
         return Response(body, headers={TOTAL_COUNT_HEADER: str(total)})
