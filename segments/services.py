@@ -351,6 +351,17 @@ def _record_membership(
 # --------------------------------------------------------------------------- segments as targets
 
 
+def _require_active(segment: Segment, field: str | None = None) -> None:
+    """Only an ACTIVE segment accepts new members (0014)."""
+    if segment.status_code != Status.ACTIVE:
+        raise errors.SegmentNotActive(
+            f"Segment '{segment.name}' is {segment.status_code}; "
+            "only ACTIVE segments accept members.",
+            entity_type="Segment",
+            fields={field: "segment is not active"} if field else None,
+        )
+
+
 def segment_for_member(ledger: Ledger, segment_id: Any) -> Segment:
     """A segment can take an account or portfolio of ``ledger`` only when it is live,
     ACTIVE, and belongs to that ledger or, at organization level, to the ledger's
@@ -370,13 +381,7 @@ def segment_for_member(ledger: Ledger, segment_id: Any) -> Segment:
             entity_type="Segment",
             fields={"segment_id": "segment not found"},
         )
-    if segment.status_code != Status.ACTIVE:
-        raise errors.SegmentNotActive(
-            f"Segment '{segment.name}' is {segment.status_code}; "
-            "only ACTIVE segments accept members.",
-            entity_type="Segment",
-            fields={"segment_id": "segment is not active"},
-        )
+    _require_active(segment, field="segment_id")
     return segment
 
 
@@ -843,12 +848,7 @@ def assign_members(
     portfolio_uuids = _unique_uuids(portfolio_ids, "portfolioIds")
     _check_bulk_size(account_uuids, portfolio_uuids)
     segment = _lock_for_update(segment)
-    if segment.status_code != Status.ACTIVE:
-        raise errors.SegmentNotActive(
-            f"Segment '{segment.name}' is {segment.status_code}; "
-            "only ACTIVE segments accept members.",
-            entity_type="Segment",
-        )
+    _require_active(segment)
     scope = _scope_filter(segment)
     for model, requested, field, what in (
         (Account, account_uuids, "accountIds", "account(s)"),
@@ -1031,12 +1031,7 @@ def assign_accounts_matching(
     if accounts.model is not Account:
         raise TypeError("assign_accounts_matching takes a queryset of accounts.")
     segment = _lock_for_update(segment)
-    if segment.status_code != Status.ACTIVE:
-        raise errors.SegmentNotActive(
-            f"Segment '{segment.name}' is {segment.status_code}; "
-            "only ACTIVE segments accept members.",
-            entity_type="Segment",
-        )
+    _require_active(segment)
     database = router.db_for_write(Account)
     candidates = (
         accounts.using(database)
