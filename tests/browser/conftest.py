@@ -26,6 +26,10 @@ CHROMIUM_ARGS = [
 def pytest_collection_modifyitems(config, items):
     if CHROMIUM.exists():
         return
+    wanted = any("browser" in item.keywords for item in items)
+    if wanted and (os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES")):
+        # In CI a missing service fails the run; it never skips quietly.
+        raise pytest.UsageError(f"{CHROMIUM} is absent: apt-get install -y chromium")
     skip = pytest.mark.skip(reason=f"{CHROMIUM} is absent: apt-get install -y chromium")
     for item in items:
         if "browser" in item.keywords:
