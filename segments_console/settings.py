@@ -8,6 +8,8 @@ nowhere else:
 - ``DATABASE_URL`` (default: a SQLite file beside ``manage.py``, for ``make run``),
 - ``ALLOWED_HOSTS`` (comma separated; default ``127.0.0.1,localhost`` with DEBUG),
 - ``API_THROTTLE_RATE`` (requests per token, default ``1000/minute``).
+- ``REDIS_URL`` (the shared cache; default: local memory, each process alone),
+  ``CACHE_KEY_PREFIX`` (default none).
 """
 
 import os
@@ -54,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # OpClass in index expressions (segments.indexes: the admin search's trigram indexes).
+    "django.contrib.postgres",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
@@ -121,6 +125,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The sign-in limit comes first: every authenticate() stops there while an account or an
+# address is blocked (segments.ratelimit).
+AUTHENTICATION_BACKENDS = [
+    "segments.ratelimit.SignInLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -205,6 +216,22 @@ LOGGING = {
     },
 }
 
+# The cache holds the API throttle, the sign-in limit and the console's one-time form
+# tokens. With REDIS_URL they are one across every worker and host; without it (make run)
+# each process keeps its own in local memory.
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "segments.cache.PrefixedRedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", ""),
+            # Fail fast rather than hang a worker when Redis is unreachable.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Request bodies above this answer 413 (segments.middleware.BodySizeLimitMiddleware).
 MAX_REQUEST_BODY_BYTES = int(os.environ.get("MAX_REQUEST_BODY_BYTES", str(2 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
@@ -238,15 +265,27 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
-# Read replica (issue #7, docs/scaling.md): only when REPLICA_DATABASE_URL is set, reads go
-# there through segments.db_router.ReplicaRouter; writes, transactions and a request's reads
-# after its own write stay on the primary. The replica is a test mirror of the primary.
+# Read replica (issues #7, #11; segments/db_router.py, docs/scaling.md): only when
+# REPLICA_DATABASE_URL is set, reads go there through segments.db_router.ReplicaRouter;
+# writes, transactions, requests that write and a client's reads for
+# REPLICA_READ_YOUR_WRITES_SECONDS after its write stay on the primary; when the replica
+# is down, reads fall back to the primary and it is tried again after REPLICA_RETRY_SECONDS.
+# Persistent health-checked connections, not a pool: a pool waits its whole timeout for a
+# dead server, a direct connection is refused at once (or gives up after connect_timeout).
+# In a test run the alias mirrors the primary's test database.
+REPLICA_READ_YOUR_WRITES_SECONDS = int(os.environ.get("REPLICA_READ_YOUR_WRITES_SECONDS", "10"))
+REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "30"))
 if os.environ.get("REPLICA_DATABASE_URL"):
-    DATABASES["replica"] = dj_database_url.parse(os.environ["REPLICA_DATABASE_URL"])
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["REPLICA_DATABASE_URL"], conn_max_age=60, conn_health_checks=True
+    )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["replica"]["CONN_MAX_AGE"] = 0
-        DATABASES["replica"].setdefault("OPTIONS", {})["pool"] = dict(
-            DATABASES["default"].get("OPTIONS", {}).get("pool", {"min_size": 1, "max_size": 20})
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", int(os.environ.get("REPLICA_CONNECT_TIMEOUT", "2"))
         )
     DATABASE_ROUTERS = ["segments.db_router.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+        "segments.db_router.ReadYourWritesMiddleware",
+    )

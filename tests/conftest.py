@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from segments.models import Role
@@ -14,7 +15,18 @@ def pytest_report_header(config):
     banner = f"database: {engine}"
     if engine != "postgresql":
         banner += "  <<< NOT PostgreSQL: PostgreSQL-only tests are skipped >>>"
-    return banner
+    if uses_redis():
+        cache_banner = f"cache: redis, key prefix {settings.CACHES['default']['KEY_PREFIX']}"
+    else:
+        cache_banner = "cache: local memory  <<< NOT Redis: Redis tests are skipped >>>"
+    return [banner, cache_banner]
+
+
+def uses_redis() -> bool:
+    """Whether the suite's cache is the shared Redis (``segments_console.test_settings``)."""
+    from django.conf import settings
+
+    return settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
 
 
 def pytest_sessionstart(session):
@@ -23,17 +35,46 @@ def pytest_sessionstart(session):
     engine = settings.DATABASES["default"]["ENGINE"]
     if os.environ.get("REQUIRE_POSTGRES") and not engine.endswith("postgresql"):
         raise pytest.UsageError("REQUIRE_POSTGRES is set but the suite is not on PostgreSQL.")
+    if os.environ.get("REQUIRE_REDIS") and not uses_redis():
+        raise pytest.UsageError("REQUIRE_REDIS is set but no Redis answers (set REDIS_URL).")
+    if uses_redis():
+        location = settings.CACHES["default"]["LOCATION"]
+        try:
+            cache.get("ping")
+        except Exception as error:
+            raise pytest.UsageError(
+                f"The Redis cache at {location} does not answer: {error}"
+            ) from error
 
 
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
+    if not uses_redis():
+        skip_redis = pytest.mark.skip(reason="needs Redis (the cache is local memory)")
+        for item in items:
+            if "redis" in item.keywords:
+                item.add_marker(skip_redis)
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (suite is running on SQLite)")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Every test starts with an empty cache (throttle counts, sign-in failures, form
+    tokens): only this session's keys, whatever the backend."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_cleaned_up_at_the_end():
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from segments import errors
 from segments.console.presenters import STATUS_LABELS
 from segments.models import Account, Portfolio, Segment, Status
-from segments.ratelimit import clear_login_failures, login_blocked, record_login_failure
+from segments.ratelimit import SignInLimitFormMixin
 from segments.validators import (
     METADATA_KEY_MAX_LENGTH,
     METADATA_KEY_TOO_LONG,
@@ -376,21 +376,6 @@ def selected_ids(data: Mapping[str, Any], name: str) -> list[str]:
     return [value for value in values if value]
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Sign-in that refuses further attempts, even with the right password, once a username
-    or an address used up its failed sign-ins (``segments.ratelimit``)."""
-
-    def clean(self) -> dict[str, Any]:
-        username = self.data.get("username", "")
-        if login_blocked(self.request, username):
-            raise ValidationError(
-                gettext("Too many failed sign-ins. Wait 15 minutes and try again."),
-                code="throttled",
-            )
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            record_login_failure(self.request, username)
-            raise
-        clear_login_failures(self.request, username)
-        return cleaned
+class ThrottledAuthenticationForm(SignInLimitFormMixin, AuthenticationForm):
+    """The console's sign-in. The limit itself is ``segments.ratelimit`` (an authentication
+    backend, the same for every way in); this form only words its refusal."""
