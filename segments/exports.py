@@ -40,6 +40,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
 from segments import selectors
+from segments.console.views.common import date_window_params
 from segments.errors import DomainError, EntityNotFound, MalformedQuery
 from segments.models import Account, Ledger, Portfolio, Segment
 
@@ -265,7 +266,8 @@ def segments_csv(
     its member counts."""
     try:
         ledger = selectors.get_ledger(request.user, organization_id, ledger_id)
-        segments = selectors.list_segments(request.user, ledger.organization, ledger, request.GET)
+        params = request.GET.dict() | date_window_params(request.GET)
+        segments = selectors.list_segments(request.user, ledger.organization, ledger, params)
     except EntityNotFound:
         raise Http404("No such ledger.") from None
     except DomainError as error:

@@ -3,7 +3,9 @@
 Beyond each entity's own filters, every list understands:
 
 - ``start_date`` / ``end_date``: the creation window, both ends inclusive, both
-  required together (``YYYY-MM-DD`` or ``YYYY-MM-DD hh:mm:ss``);
+  required together (``YYYY-MM-DD`` or ``YYYY-MM-DD hh:mm:ss``, UTC); the calendar's
+  edges are ordinary bounds (``end_date=9999-12-31`` means "no upper bound", see
+  ``creation_window``);
 - ``metadata.<key>=<value>`` (API) or ``metadata=<key>=<value>`` (console form): exact
   match on the text of a metadata value;
 - ``sort_order``: ``asc`` (default) or ``desc`` by creation time.
@@ -39,16 +41,38 @@ def parse_uuid_param(value: str, name: str) -> uuid.UUID:
         raise errors.MalformedQuery(f"Query parameter '{name}' must be a UUID.") from None
 
 
-def _parse_bound(value: str, *, end: bool) -> dt.datetime:
+def _parse_bound(value: str) -> tuple[dt.datetime, bool]:
+    """The naive datetime of a ``DATE_FORMATS`` value, and whether it was a date alone."""
     for fmt in DATE_FORMATS:
         try:
-            parsed = dt.datetime.strptime(value.strip(), fmt)
+            return dt.datetime.strptime(value.strip(), fmt), fmt == "%Y-%m-%d"
         except ValueError:
             continue
-        if fmt == "%Y-%m-%d" and end:
-            parsed = parsed + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
-        return timezone.make_aware(parsed, dt.UTC)
     raise errors.InvalidDateRange(f"'{value}' is not a date (use YYYY-MM-DD).")
+
+
+def creation_window(start: str, end: str) -> tuple[dt.datetime, dt.datetime | None]:
+    """The aware (UTC) instants ``[start, end)`` of a ``start_date``/``end_date`` pair,
+    or InvalidDateRange (0083).
+
+    Both ends are inclusive as given: a date alone as the end means up to the end of that
+    day, so the exclusive upper instant is the next midnight. The calendar's last day
+    (``9999-12-31``) has no next midnight: an end there means "no upper bound" (None), so
+    ``0001-01-01`` … ``9999-12-31`` selects every row, never an overflow. Times are UTC and
+    are never shifted by a time zone, so no other bound can leave the calendar either.
+    """
+    start_at, _ = _parse_bound(start)
+    end_at, end_is_date = _parse_bound(end)
+    if start_at > end_at:
+        raise errors.InvalidDateRange("start_date may not be after end_date.")
+    try:
+        upper = end_at + (dt.timedelta(days=1) if end_is_date else dt.timedelta(microseconds=1))
+    except OverflowError:
+        upper = None
+    return (
+        timezone.make_aware(start_at, dt.UTC),
+        None if upper is None else timezone.make_aware(upper, dt.UTC),
+    )
 
 
 class EntityFilterSet(django_filters.FilterSet):
@@ -74,10 +98,9 @@ class EntityFilterSet(django_filters.FilterSet):
             return queryset
         if not start or not end:
             raise errors.InvalidDateRange("start_date and end_date must be given together.")
-        start_at, end_at = _parse_bound(start, end=False), _parse_bound(end, end=True)
-        if start_at > end_at:
-            raise errors.InvalidDateRange("start_date may not be after end_date.")
-        return queryset.filter(created_at__gte=start_at, created_at__lte=end_at)
+        start_at, before = creation_window(start, end)
+        queryset = queryset.filter(created_at__gte=start_at)
+        return queryset if before is None else queryset.filter(created_at__lt=before)
 
     def metadata_pairs(self) -> list[tuple[str, str]]:
         pairs = []

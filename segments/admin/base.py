@@ -47,6 +47,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 
 from segments.errors import DomainError
+from segments.filters import creation_window
 from segments.models import Entity, Segment
 
 RECORD_FIELDS = ("id", "created_at", "updated_at", "deleted_at")
@@ -102,6 +103,20 @@ class QuickDatesChangeList(ChangeList):
     order (two index reads) instead of Django's scan of every row for its distinct dates,
     which takes seconds on a million rows. Ids follow creation time (UUIDv7, sequences), so
     no period with rows is left out; a link may lead to a period without rows."""
+
+    def get_filters(self, request: HttpRequest) -> tuple:
+        """Django's filters, except the drill-down's period (``created_at__year`` …): its
+        bounds come from ``filters.creation_window``, as the lists' date filters do. Django
+        ends a period where the next one begins, and the year 9999 has no next one."""
+        hierarchy, self.date_hierarchy = self.date_hierarchy, None
+        try:
+            specs, has_filters, lookups, duplicates, active = super().get_filters(request)
+        finally:
+            self.date_hierarchy = hierarchy
+        if hierarchy and f"{hierarchy}__year" in lookups:
+            period = [lookups.pop(f"{hierarchy}__{part}", [None])[-1] for part in DRILL_PARTS]
+            lookups |= _period_lookups(hierarchy, *period)
+        return specs, has_filters, lookups, duplicates, active
 
     @cached_property
     def date_drilldown(self) -> dict[str, Any]:
@@ -174,6 +189,29 @@ class QuickDatesChangeList(ChangeList):
             return None, None
         first, last = sorted(timezone.localtime(value) for value in ends)
         return first, last
+
+
+DRILL_PARTS = ("year", "month", "day")
+
+
+def _period_lookups(name: str, year: Any, month: Any, day: Any) -> dict[str, list]:
+    """The ``__gte`` / ``__lt`` lookups of a drill-down period (a year, a month or a day),
+    or IncorrectLookupParameters (Django's "bad filter" answer) for one that is no date."""
+    try:
+        first = dt.date(int(year), int(month or 1), int(day or 1))
+        if day:
+            last = first
+        elif month:
+            last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        else:
+            last = first.replace(month=12, day=31)
+        start, before = creation_window(first.isoformat(), last.isoformat())
+    except (TypeError, ValueError, DomainError) as error:
+        raise IncorrectLookupParameters(error) from error
+    lookups = {f"{name}__gte": [start]}
+    if before is not None:
+        lookups[f"{name}__lt"] = [before]
+    return lookups
 
 
 def _int(value: Any) -> int | None:

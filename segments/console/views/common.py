@@ -232,17 +232,11 @@ def list_state(
     default_sort: str = "created",
     default_order: str = "desc",
 ) -> ListState:
-    """Read a list's query string. The console's ``from``/``to`` dates become the
-    filters' ``start_date``/``end_date``, a missing side filled in (from the beginning /
-    up to today)."""
+    """Read a list's query string; its ``from``/``to`` dates as ``date_window_params``."""
     filters = {name: query.get(name, "").strip() for name in filter_names}
     filters = {name: value for name, value in filters.items() if value}
     params = {name: value for name, value in filters.items() if name not in ("from", "to")}
-    if "from" in filters or "to" in filters:
-        today = timezone.now().date().isoformat()
-        start = filters.get("from") or "1970-01-01"
-        params["start_date"] = start
-        params["end_date"] = filters.get("to") or max(today, start)
+    params |= date_window_params(filters)
     sort = query.get("sort") or default_sort
     sort_order = query.get("sort_order") or default_order
     limit = query.get("limit") or str(LIST_LIMITS[0])
@@ -257,6 +251,17 @@ def list_state(
     except ValueError:
         limit_value = LIST_LIMITS[0]
     return ListState(params, sort, sort_order, limit_value, bool(filters), filters)
+
+
+def date_window_params(query: Mapping[str, str]) -> dict[str, str]:
+    """The filters' ``start_date``/``end_date`` of the console's ``from``/``to`` dates, a
+    missing side filled in (from the calendar's first day / up to today); none without
+    either. The Export links carry ``from``/``to`` too, so the files read them here."""
+    start, end = (query.get("from") or "").strip(), (query.get("to") or "").strip()
+    if not start and not end:
+        return {}
+    start = start or "0001-01-01"
+    return {"start_date": start, "end_date": end or max(timezone.now().date().isoformat(), start)}
 
 
 def paginate_or_error(
