@@ -14,6 +14,7 @@ from segments import errors, selectors, services
 from segments.console.forms import is_uuid, non_field_text, selected_ids
 from segments.console.views.common import (
     console_view,
+    filter_error,
     htmx_done,
     list_state,
     page_numbers,
@@ -148,19 +149,34 @@ def _picker_results(
     request: HttpRequest, segment, kind: str, query: str, chosen: list[str]
 ) -> dict[str, Any]:
     """The first matches of the search (name order) with their total, and the rows checked
-    earlier that this search does not show (kept, so that they stay checked)."""
+    earlier that this search does not show (kept, so that they stay checked). A search the
+    filters refuse (a NUL character …) matches nothing and says why beside the box, as the
+    lists' filters do (``filter_error``)."""
     candidates = (
         selectors.portfolios_assignable_to
         if kind == "portfolios"
         else selectors.accounts_assignable_to
     )
-    matches = candidates(request.user, segment, {"q": query, "sort": "name", "sort_order": "asc"})
-    results = list(matches[:PICKER_LIMIT])
-    total = len(results) if len(results) < PICKER_LIMIT else matches.count()
+    results, total, search_error = [], 0, ""
+    try:
+        matches = candidates(
+            request.user, segment, {"q": query, "sort": "name", "sort_order": "asc"}
+        )
+        results = list(matches[:PICKER_LIMIT])
+        total = len(results) if len(results) < PICKER_LIMIT else matches.count()
+    except errors.DomainError as exc:
+        search_error = filter_error(exc)
     shown = {str(row.pk) for row in results}
     hidden = [pk for pk in chosen if pk not in shown and is_uuid(pk)]
     kept = list(candidates(request.user, segment, {}).filter(pk__in=hidden)) if hidden else []
-    return {"q": query, "results": results, "total": total, "chosen": set(chosen), "kept": kept}
+    return {
+        "q": query,
+        "results": results,
+        "total": total,
+        "chosen": set(chosen),
+        "kept": kept,
+        "search_error": search_error,
+    }
 
 
 @console_view
