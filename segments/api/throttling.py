@@ -11,7 +11,9 @@ from segments.models import ApiToken
 class ApiRateThrottle(SimpleRateThrottle):
     """Each API token gets ``DEFAULT_THROTTLE_RATES["api"]`` requests (``API_THROTTLE_RATE``
     in the environment). Session users are counted per user, anonymous callers per
-    address. Beyond the rate the API answers 429 (9005) with ``Retry-After``."""
+    address. Beyond the rate the API answers 429 (9005) with ``Retry-After``. The counts
+    live in the default cache: one count across every worker with ``REDIS_URL``, one per
+    process with local memory."""
 
     scope = "api"
 

@@ -2,9 +2,9 @@
 token once. A double click (or a resubmitted page) sends the same token twice; the
 second request finds it claimed and creates nothing.
 
-Claiming uses ``cache.add`` (atomic). With several server processes the cache must be
-shared (Redis, Memcached or the database cache) for the guarantee to hold across them;
-the unique segment name is the database's own backstop.
+Claiming uses ``cache.add`` (atomic) on the default cache. With several server processes
+the cache must be shared (``REDIS_URL``) for the guarantee to hold across them (proven by
+``tests/test_shared_cache.py``); the unique segment name is the database's own backstop.
 """
 
 from __future__ import annotations

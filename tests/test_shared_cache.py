@@ -1,0 +1,220 @@
+"""The shared cache (issue #11 item 8, issue #10 "multi-worker limits"): with ``REDIS_URL``
+the sign-in limit, the API throttle and the console's one-time form tokens are one across
+server processes. Proven with two gunicorn servers on two ports, the same PostgreSQL test
+database and the same Redis key prefix as this test session; requests alternate between
+them. With local memory each server would count alone and every proof here would fail.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from segments.models import Role, Segment
+from segments.ratelimit import LOGIN_FAILURES_ALLOWED
+from tests.factories import LedgerFactory, OrganizationFactory, UserFactory, member, token_for
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTS = (8440, 8441)
+THROTTLE_RATE = 10  # requests per minute per token, given to both servers
+LOCKED = "this account is temporarily locked"
+
+
+@pytest.mark.redis
+def test_clear_removes_only_this_sessions_keys():
+    """``cache.clear()`` must not flush the Redis database that other sessions share."""
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    stranger = f"another-site-{uuid.uuid4().hex}:1:counter"
+    client.set(stranger, 7, ex=60)
+    cache.set("mine", 1, 60)
+    try:
+        cache.clear()
+        assert cache.get("mine") is None
+        assert client.get(stranger) == b"7"
+    finally:
+        client.delete(stranger)
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _wait_until_serving(process: subprocess.Popen, base: str, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server {base} exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            if requests.get(f"{base}/login/", timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"server {base} did not answer within 90 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def servers(django_db_setup, tmp_path_factory):
+    """Two gunicorn servers (one worker each) on the live test database, sharing this
+    session's Redis prefix, with the API throttle at ``THROTTLE_RATE``/minute."""
+    cache_settings = settings.CACHES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "segments_console.test_settings",
+        "DATABASE_URL": _database_url(),
+        "DATABASE_POOL_SIZE": "2",
+        "REDIS_URL": cache_settings["LOCATION"],
+        "CACHE_KEY_PREFIX": cache_settings["KEY_PREFIX"],
+        "API_THROTTLE_RATE": f"{THROTTLE_RATE}/minute",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REPLICA_DATABASE_URL", None)
+    logs = tmp_path_factory.mktemp("servers")
+    started = []
+    try:
+        for port in PORTS:
+            log = logs / f"gunicorn-{port}.log"
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "segments_console.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "1",
+                    "--timeout",
+                    "60",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+            started.append(process)
+            _wait_until_serving(process, f"http://127.0.0.1:{port}", log)
+        yield [f"http://127.0.0.1:{port}" for port in PORTS]
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _report(capsys, line: str) -> None:
+    with capsys.disabled():
+        print(f"\n[two servers] {line}", end="")
+
+
+def _csrf(session: requests.Session, base: str, path: str) -> str:
+    session.get(f"{base}{path}", timeout=10).raise_for_status()
+    return session.cookies["csrftoken"]
+
+
+def _sign_in(session, base, path, username, password, **extra) -> requests.Response:
+    token = _csrf(session, base, path)
+    return session.post(
+        f"{base}{path}",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token, **extra},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_sign_in_failures_on_two_servers_lock_the_account_after_n_in_all(servers, capsys):
+    UserFactory(username="teller", is_staff=True)
+    session = requests.Session()
+    for attempt in range(LOGIN_FAILURES_ALLOWED):
+        response = _sign_in(session, servers[attempt % 2], "/login/", "teller", "wrong")
+        assert response.status_code == 200
+        assert LOCKED not in response.text, f"locked after only {attempt + 1} failures"
+    fresh = requests.Session()
+    at_b = _sign_in(fresh, servers[1], "/login/", "teller", "pw")
+    at_a_admin = _sign_in(fresh, servers[0], "/admin/login/", "teller", "pw", next="/admin/")
+    assert (at_b.status_code, LOCKED in at_b.text) == (200, True)
+    assert (at_a_admin.status_code, LOCKED in at_a_admin.text) == (200, True)
+    _report(
+        capsys,
+        f"sign-in: {LOGIN_FAILURES_ALLOWED} failures alternating {PORTS[0]}/{PORTS[1]} → "
+        f"right password refused as locked on {PORTS[1]} (console) and {PORTS[0]} (admin)",
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_api_throttle_counts_the_requests_of_both_servers(servers, capsys):
+    organization = OrganizationFactory()
+    user = UserFactory()
+    member(user, organization, Role.VIEWER)
+    headers = {"Authorization": f"Bearer {token_for(user)}"}
+    statuses = []
+    for number in range(THROTTLE_RATE + 2):
+        base = servers[number % 2]
+        statuses.append(requests.get(f"{base}/v1/organizations", headers=headers, timeout=10))
+    codes = [response.status_code for response in statuses]
+    assert codes == [200] * THROTTLE_RATE + [429, 429], codes
+    assert statuses[-1].json()["code"] == "9005"
+    assert int(statuses[-1].headers["Retry-After"]) >= 1
+    _report(
+        capsys,
+        f"API throttle {THROTTLE_RATE}/minute: requests alternating {PORTS[0]}/{PORTS[1]} "
+        f"answered {codes} (the 11th on {PORTS[0]}, the 12th on {PORTS[1]})",
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_form_sent_twice_to_two_servers_creates_one_segment(servers, capsys):
+    ledger = LedgerFactory(organization=OrganizationFactory())
+    user = UserFactory(username="clerk")
+    member(user, ledger.organization, Role.OPERATOR)
+    session = requests.Session()
+    assert _sign_in(session, servers[0], "/login/", "clerk", "pw").status_code == 302
+    path = f"/organizations/{ledger.organization_id}/ledgers/{ledger.pk}/segments/new/"
+    form = {
+        "name": "Black",
+        "status": "ACTIVE",
+        "form_token": uuid.uuid4().hex,
+        "csrfmiddlewaretoken": session.cookies["csrftoken"],
+    }
+    answers = [
+        session.post(
+            f"{base}{path}",
+            data=form,
+            headers={"HX-Request": "true", "X-CSRFToken": session.cookies["csrftoken"]},
+            allow_redirects=False,
+            timeout=10,
+        )
+        for base in servers
+    ]
+    assert [answer.status_code for answer in answers] == [204, 204], [a.text for a in answers]
+    assert Segment.objects.filter(ledger=ledger).count() == 1
+    _report(
+        capsys,
+        f"double submit: one form token sent to {PORTS[0]} then {PORTS[1]} → "
+        f"{[a.status_code for a in answers]}, 1 segment created",
+    )
