@@ -22,11 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -36,71 +34,14 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.pgcluster import PrivateCluster  # noqa: E402
+
 PYTHON = sys.executable
 PG_PORT = 55432
 APP_PORT = 8201
 EXPECTED_OUTCOMES = ("2xx", "503 with error body")
-
-
-def pg_bin(name: str) -> str:
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-    if not versions:
-        sys.exit("PostgreSQL server binaries not found under /usr/lib/postgresql")
-    return str(versions[-1] / name)
-
-
-def as_postgres(*args: str) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
-
-
-class PrivateCluster:
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="segments-pg-"))
-        self.data = self.dir / "data"
-        self.log = self.dir / "postgres.log"
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres", "postgres")
-
-    def init(self) -> None:
-        subprocess.run(
-            as_postgres(pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"),
-            check=True,
-            capture_output=True,
-        )
-
-    def start(self) -> None:
-        subprocess.run(
-            as_postgres(
-                pg_bin("pg_ctl"),
-                "-D",
-                str(self.data),
-                "-l",
-                str(self.log),
-                "-w",
-                "-o",
-                f"-p {PG_PORT} -k {self.dir} -c listen_addresses=127.0.0.1",
-                "start",
-            ),
-            check=True,
-            capture_output=True,
-        )
-
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        command = ["psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres"]
-        return subprocess.run(
-            [*command, "-d", database, "-tAqc", sql], check=True, capture_output=True, text=True
-        ).stdout
-
-    def stop(self) -> None:
-        subprocess.run(
-            as_postgres(pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"),
-            check=False,
-            capture_output=True,
-        )
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -217,7 +158,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=40)
     args = parser.parse_args()
 
-    cluster = PrivateCluster()
+    cluster = PrivateCluster(PG_PORT)
     server = None
     try:
         cluster.init()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from segments.db_router import bookkeeping_write
 from segments.models import ApiToken
 
 
@@ -28,7 +29,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()
         if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
-            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+            with bookkeeping_write():  # not a write the client reads back (replica)
+                ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
         return found.user, found
 
     def authenticate_header(self, request) -> str:
