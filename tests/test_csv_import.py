@@ -255,6 +255,40 @@ def test_member_export_round_trips_through_the_import(tmp_path, client, users, l
     assert sum(e.before["portfolios"] for e in removed) == 2
 
 
+def test_exported_aliases_read_back_to_their_accounts(tmp_path, client, users, ledger):
+    """The export writes ``'@external/x`` (defused against spreadsheet formulas); a file
+    of those aliases, headed or not, imports the accounts they name."""
+    source = SegmentFactory(ledger=ledger, name="Black")
+    accounts = [
+        AccountFactory(ledger=ledger, segment=source, alias=alias)
+        for alias in ("@external/BRL", "-minus", "@alice", "plain")
+    ]
+    client.force_login(users["viewer"])
+    url = reverse(
+        "exports:segment_members_csv", args=[ledger.organization_id, ledger.pk, source.pk]
+    )
+    exported = b"".join(client.get(url, {"kind": "accounts"}).streaming_content).decode()
+    aliases = [row["alias"] for row in csv.DictReader(io.StringIO(exported))]
+    assert aliases == ["'@external/BRL", "'-minus", "'@alice", "plain"]
+    expected = {account.pk for account in accounts}
+
+    headed = SegmentFactory(ledger=ledger, name="Headed")
+    out, _ = run(headed, write(tmp_path, ["alias", *aliases], "headed.csv"))
+    assert "Assigned 4 account(s)" in out
+    assert set(Account.objects.filter(segment=headed).values_list("pk", flat=True)) == expected
+
+    bare = SegmentFactory(ledger=ledger, name="Bare")
+    out, _ = run(bare, write(tmp_path, aliases, "bare.csv"))
+    assert "Assigned 4 account(s)" in out
+    assert set(Account.objects.filter(segment=bare).values_list("pk", flat=True)) == expected
+
+
+def test_an_apostrophe_before_anything_else_is_not_taken_off(tmp_path, segment, ledger):
+    AccountFactory(ledger=ledger, alias="alice")
+    out, error = refused(segment, write(tmp_path, ["alias", "'alice"]))
+    assert "line 2: ''alice' is neither an id nor an alias" in out
+
+
 @pytest.fixture
 def staff_actor(db):
     from tests.factories import UserFactory

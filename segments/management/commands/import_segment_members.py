@@ -11,6 +11,8 @@ The file is either
 
 Rules:
 
+- a value as an export wrote it is read back: ``'@external/x`` (an alias the export
+  defused against spreadsheet formulas, ``exports.defuse``) names ``@external/x``;
 - every row is checked before anything is written: a malformed value, an unknown account,
   one outside the segment's scope (its ledger, or its organization for an organization
   segment), a deleted one, an alias that names accounts in several ledgers, or a row that
@@ -41,6 +43,7 @@ from tqdm import tqdm
 
 from segments import services
 from segments.errors import DomainError
+from segments.exports import restore
 from segments.models import Account, Portfolio, Segment, Status
 from segments.validators import ALIAS_PATTERN
 
@@ -174,7 +177,7 @@ class Command(BaseCommand):
         for line, cells in itertools.chain(pending, records):
             if not any(cell.strip() for cell in cells):
                 continue
-            value = cells[value_col].strip() if value_col < len(cells) else ""
+            value = restore(cells[value_col].strip()) if value_col < len(cells) else ""
             kind = "account"
             if kind_col is not None:
                 kind = cells[kind_col].strip().lower() if kind_col < len(cells) else ""
