@@ -7,7 +7,6 @@ import io
 import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-
 from rest_framework.test import APIClient
 
 from segments.models import Account, Role, Status

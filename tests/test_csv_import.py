@@ -285,7 +285,7 @@ def test_exported_aliases_read_back_to_their_accounts(tmp_path, client, users, l
 
 def test_an_apostrophe_before_anything_else_is_not_taken_off(tmp_path, segment, ledger):
     AccountFactory(ledger=ledger, alias="alice")
-    out, error = refused(segment, write(tmp_path, ["alias", "'alice"]))
+    out, _ = refused(segment, write(tmp_path, ["alias", "'alice"]))
     assert "line 2: ''alice' is neither an id nor an alias" in out
 
 
