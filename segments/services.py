@@ -39,6 +39,7 @@ from segments.validators import (
     METADATA_NESTED,
     METADATA_TOO_MANY_KEYS,
     METADATA_VALUE_TOO_LONG,
+    normalize_name,
 )
 
 BULK_MEMBERS_MAX = 10_000
@@ -78,6 +79,13 @@ REQUIRED_FIELDS: dict[type[Entity], tuple[str, ...]] = {
     Segment: ("name",),
     Portfolio: ("name",),
     Account: ("type", "asset_code"),
+}
+NAME_FIELDS: dict[type[Entity], tuple[str, ...]] = {
+    Organization: ("legal_name", "doing_business_as"),
+    Ledger: ("name",),
+    Segment: ("name",),
+    Portfolio: ("name",),
+    Account: ("name",),
 }
 CONSTRAINT_ERRORS: dict[str, tuple[type[errors.DomainError], str]] = {
     "segment_name_unique_per_ledger": (
@@ -155,9 +163,14 @@ def _require(model: type[Entity], fields: Mapping[str, Any]) -> None:
 
 
 def _validate(obj: Entity) -> None:
-    """Field rules of the model (lengths, choices, patterns, metadata), as domain errors."""
-    if isinstance(obj, Segment | Ledger | Portfolio) and isinstance(obj.name, str):
-        obj.name = obj.name.strip()
+    """Field rules of the model (lengths, choices, patterns, metadata), as domain errors.
+    Names (``NAME_FIELDS``) are normalised first (``validators.normalize_name``: trimmed,
+    NFC, no zero-width or bidi-control characters), so a name's uniqueness is checked on
+    the text a reader sees."""
+    for field in NAME_FIELDS.get(type(obj), ()):
+        value = getattr(obj, field)
+        if isinstance(value, str):
+            setattr(obj, field, normalize_name(value))
     try:
         obj.full_clean(
             exclude=["organization", "ledger", "segment", "portfolio", "parent_account"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -118,3 +119,32 @@ def validate_address(address: Any) -> None:
             )
     if address.get("country"):
         validate_country(address["country"])
+
+
+# Characters that change how a name reads without being seen: zero-width ones (U+200B
+# space, U+200C/U+200D non-joiner/joiner, U+2060 word joiner, U+FEFF byte-order mark) and
+# the bidirectional controls (U+200E/U+200F marks, U+202A–U+202E embeddings and
+# overrides, U+2066–U+2069 isolates, U+061C Arabic letter mark).
+INVISIBLE_NAME_CHARACTERS = frozenset(
+    [
+        *map(chr, range(0x200B, 0x200E)),
+        "\u2060",
+        "\ufeff",
+        "\u200e",
+        "\u200f",
+        "\u061c",
+        *map(chr, range(0x202A, 0x202F)),
+        *map(chr, range(0x2066, 0x206A)),
+    ]
+)
+_WITHOUT_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE_NAME_CHARACTERS))
+
+
+def normalize_name(name: str) -> str:
+    """A name as it is stored and compared: without ``INVISIBLE_NAME_CHARACTERS``, in
+    Unicode NFC, trimmed. So ``Bl\\u200back`` and ``Black`` (or a decomposed and a composed
+    ``é``) are one name, and collide where names must be unique; and a right-to-left
+    override cannot make a name read as another. Every named entity's names (segment,
+    ledger, portfolio and account names, an organization's legal name and doing-business-
+    as) pass through it in ``services._validate``, so every face stores the same text."""
+    return unicodedata.normalize("NFC", name.translate(_WITHOUT_INVISIBLE)).strip()
