@@ -23,6 +23,9 @@ class DomainError(Exception):
     http_status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal Server Error"
     default_message: ClassVar[str] = "The request could not be processed."
+    # True where ``fields`` name what the client sent (a query parameter, a path in the
+    # body) rather than model fields, which the API renames to its camelCase.
+    fields_named_as_sent: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -130,6 +133,7 @@ class InvalidSortOrder(DomainError):
 class MalformedQuery(DomainError):
     code, http_status, title = "0082", 400, "Invalid Query Parameter"
     default_message = "A query parameter is malformed."
+    fields_named_as_sent = True
 
 
 class InvalidDateRange(DomainError):
@@ -143,6 +147,12 @@ class InvalidDateRange(DomainError):
 class InvalidJSON(DomainError):
     code, http_status, title = "0094", 400, "Invalid Request Body"
     default_message = "The request body is not valid JSON."
+    fields_named_as_sent = True
+
+
+class RouteNotFound(DomainError):
+    code, http_status, title = "0484", 404, "Route Not Found"
+    default_message = "No API route matches this method and path."
 
 
 class SegmentHasMembers(DomainError):

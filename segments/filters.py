@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from segments import errors
 from segments.models import Account, Ledger, Organization, Portfolio, Segment, Status
+from segments.validators import has_invalid_characters
 
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 
@@ -238,10 +239,27 @@ class AccountFilterSet(EntityFilterSet):
         return queryset.filter(_search_q(value, "name", "alias"))
 
 
+def check_query_text(params: Mapping[str, Any]) -> None:
+    """Every query parameter, its name and each of its values, is text that could be stored
+    (``validators.validate_text``: no NUL or other control character): else 0082 naming
+    the parameter. No stored row can match such text, and PostgreSQL refuses a NUL in a
+    query outright."""
+    pairs = params.lists() if hasattr(params, "lists") else params.items()
+    for name, values in pairs:
+        values = values if isinstance(values, list | tuple) else [values]
+        texts = [name, *(value for value in values if isinstance(value, str))]
+        if any(has_invalid_characters(text) for text in texts):
+            raise errors.MalformedQuery(
+                f"Query parameter '{name}' holds a NUL or another control character.",
+                fields={name: "may not contain NUL or other control characters"},
+            )
+
+
 def apply_filters(
     filterset_class: type[EntityFilterSet], params: Mapping[str, Any], queryset: QuerySet
 ) -> QuerySet:
     """The queryset narrowed and ordered by the query parameters, or a domain error."""
+    check_query_text(params)
     filterset = filterset_class(params, queryset=queryset)
     if not filterset.is_valid():
         raise errors.MalformedQuery(

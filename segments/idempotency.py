@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +47,17 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_KEY_PATTERN = re.compile(rf"[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}")
+
+
 def _validated_key(key: str) -> str:
+    """A key is 1 to 255 printable ASCII characters (spaces around it ignored): no NUL or
+    other control character, nothing a header cannot carry as sent (0047 otherwise)."""
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not _KEY_PATTERN.fullmatch(key):
         raise errors.InvalidField(
-            f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
-            fields={IDEMPOTENCY_HEADER: f"1 to {MAX_KEY_LENGTH} characters"},
+            f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+            fields={IDEMPOTENCY_HEADER: f"1 to {MAX_KEY_LENGTH} printable ASCII characters"},
         )
     return key
 

@@ -22,6 +22,7 @@ from segments.validators import (
     validate_alias,
     validate_asset_code,
     validate_metadata,
+    validate_text,
 )
 
 
@@ -378,6 +379,14 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.organization} · {self.role}"
+
+# Every text column of the five entities refuses what PostgreSQL cannot store or a reader
+# cannot see (``validate_text``), like ``max_length``: a field rule that the services'
+# ``full_clean`` and the admin's model forms apply, without a migration.
+for _model in (Organization, Ledger, Segment, Portfolio, Account):
+    for _field in _model._meta.concrete_fields:
+        if isinstance(_field, models.CharField):
+            _field.validators.append(validate_text)
 
 
 class ApiToken(models.Model):

@@ -33,6 +33,7 @@ from segments.models import (
     SegmentHistory,
 )
 from segments.tenancy import get_visible, restrict
+from segments.validators import has_invalid_characters
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -84,7 +85,14 @@ def get_portfolio(user, organization_id: Any, ledger_id: Any, portfolio_id: Any)
 
 
 def get_account(user, organization_id: Any, ledger_id: Any, **lookup: Any) -> Account:
-    """An account of the path's ledger, by id (``pk=``) or alias (``alias=``)."""
+    """An account of the path's ledger, by id (``pk=``) or alias (``alias=``). An alias
+    that no account can have (a NUL or another control character) finds nothing (0007)
+    without asking the database, which refuses a NUL in a query."""
+    alias = lookup.get("alias")
+    if isinstance(alias, str) and has_invalid_characters(alias):
+        raise errors.EntityNotFound(
+            "No account was found for the given alias.", entity_type=Account.entity_type
+        )
     return get_visible(
         Account.objects.select_related("ledger", "segment", "portfolio").filter(
             ledger__deleted_at__isnull=True, organization__deleted_at__isnull=True
@@ -332,13 +340,52 @@ def _encode_cursor(obj, direction: str) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
+MAX_CURSOR_LENGTH = 512  # the cursors this server writes are about 130 characters
+
+
 def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID, str]:
+    """The position a cursor of ``_encode_cursor`` holds: an aware creation time, an id
+    and a direction (``next``/``prev``). Anything else — not base64, not JSON, not an
+    object, a field missing or of another JSON type, a time without a zone or outside the
+    calendar in UTC, an id that is not a UUID, another direction — is 0082."""
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return dt.datetime.fromisoformat(payload["t"]), uuid.UUID(payload["i"]), payload["d"]
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise errors.MalformedQuery("cursor is not valid; use a cursor from a response.") from None
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if not isinstance(payload, dict):
+            raise ValueError("not an object")
+        created, pk, direction = payload["t"], payload["i"], payload["d"]
+        if not all(isinstance(part, str) for part in (created, pk, direction)):
+            raise ValueError("not text")
+        if direction not in ("next", "prev"):
+            raise ValueError("no direction")
+        created_at = dt.datetime.fromisoformat(created)
+        if created_at.tzinfo is None:
+            raise ValueError("no time zone")
+        return created_at.astimezone(dt.UTC), uuid.UUID(pk), direction
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError, binascii.Error):
+        raise errors.MalformedQuery(
+            "cursor is not valid; use a cursor from a response.",
+            fields={"cursor": "not a cursor from a response"},
+        ) from None
+
+
+def cursor_paging(params: Mapping[str, Any]) -> bool:
+    """Whether a list that offers cursors serves this request by keyset (``cursor``)
+    paging. A cursor holds a position in creation order, so only that order (``sort``
+    absent or ``created``) is paged by cursor; a page of another ``sort`` is served by
+    number (offset, in that order, no cursors offered), and a ``cursor`` sent with such a
+    sort is 0082. So the pages of one request never come in two orders (issue #10
+    item 6)."""
+    if (params.get("sort") or "created") == "created":
+        return True
+    if params.get("cursor"):
+        raise errors.MalformedQuery(
+            "cursor pages are in creation order; page a sorted list with page=.",
+            fields={"cursor": "cannot be combined with sort"},
+        )
+    return False
 
 
 def paginate_by_cursor(queryset: QuerySet, params: Mapping[str, Any]) -> CursorPage:

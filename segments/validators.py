@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from typing import Any
@@ -18,6 +19,29 @@ METADATA_KEY_TOO_LONG = "metadata_key_too_long"
 METADATA_VALUE_TOO_LONG = "metadata_value_too_long"
 METADATA_NESTED = "metadata_nested"
 METADATA_TOO_MANY_KEYS = "metadata_too_many_keys"
+INVALID_CHARACTERS = "invalid_characters"
+
+# NUL (PostgreSQL's text and jsonb cannot hold it), the other C0 control characters but
+# tab, line feed and carriage return (invisible; they corrupt logs, terminals and CSV
+# files), and lone UTF-16 surrogates (not encodable as UTF-8, so not storable either).
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+INVALID_CHARACTERS_MESSAGE = (
+    "may not contain NUL or other control characters (tab and line breaks are allowed) "
+    "or unpaired surrogates"
+)
+
+
+def has_invalid_characters(text: str) -> bool:
+    """Whether ``text`` holds a character that ``validate_text`` refuses."""
+    return _UNSTORABLE.search(text) is not None
+
+
+def validate_text(value: Any) -> None:
+    """Stored text holds no NUL, no other C0 control character except tab, line feed and
+    carriage return, and no unpaired surrogate. Every text field of the five entities,
+    metadata keys and values and address parts follow this rule, on every face."""
+    if isinstance(value, str) and has_invalid_characters(value):
+        raise ValidationError(f"Text {INVALID_CHARACTERS_MESSAGE}.", code=INVALID_CHARACTERS)
 
 
 def metadata_value_text(value: Any) -> str:
@@ -31,7 +55,8 @@ def metadata_value_text(value: Any) -> str:
 
 def validate_metadata(metadata: Any) -> None:
     """Metadata is a flat object: at most 100 keys of at most 100 characters, each value a
-    string, number, boolean or null whose text form is at most 2000 characters."""
+    string, a finite number, a boolean or null whose text form is at most 2000 characters;
+    keys and text values follow ``validate_text``."""
     if metadata is None:
         return
     if not isinstance(metadata, dict):
@@ -44,6 +69,10 @@ def validate_metadata(metadata: Any) -> None:
     for key, value in metadata.items():
         if not isinstance(key, str) or not key.strip():
             raise ValidationError("Metadata keys must be non-empty text.", code="invalid")
+        if has_invalid_characters(key):
+            raise ValidationError(
+                f"A metadata key {INVALID_CHARACTERS_MESSAGE}.", code=INVALID_CHARACTERS
+            )
         if len(key) > METADATA_KEY_MAX_LENGTH:
             raise ValidationError(
                 f"Metadata key '{key[:20]}…' is longer than {METADATA_KEY_MAX_LENGTH} characters.",
@@ -54,6 +83,18 @@ def validate_metadata(metadata: Any) -> None:
             raise ValidationError(
                 f"Metadata value of '{key}' is nested; values must be flat.",
                 code=METADATA_NESTED,
+                params={"key": key},
+            )
+        if isinstance(value, str) and has_invalid_characters(value):
+            raise ValidationError(
+                f"Metadata value of '{key}' {INVALID_CHARACTERS_MESSAGE}.",
+                code=INVALID_CHARACTERS,
+                params={"key": key},
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(
+                f"Metadata value of '{key}' is not a finite number.",
+                code="invalid",
                 params={"key": key},
             )
         if len(metadata_value_text(value)) > METADATA_VALUE_MAX_LENGTH:
@@ -113,6 +154,10 @@ def validate_address(address: Any) -> None:
             continue
         if not isinstance(value, str):
             raise ValidationError(f"Address {part} must be text.", code="invalid")
+        if has_invalid_characters(value):
+            raise ValidationError(
+                f"Address {part} {INVALID_CHARACTERS_MESSAGE}.", code=INVALID_CHARACTERS
+            )
         if len(value) > limit:
             raise ValidationError(
                 f"Address {part} may have at most {limit} characters.", code="invalid"

@@ -379,6 +379,19 @@ def metadata_patch(before: Any, after: Any) -> Any:
     return {**{key: None for key in previous if key not in after}, **after}
 
 
+class PageSafeJSONEncoder(json.JSONEncoder):
+    """Shows a JSON value as typed, except that text holding an unpaired surrogate
+    (``"\\ud800"``, refused by the models' rules) stays escaped: a page is UTF-8, which
+    has no such character, so the form shown again with its error would fail to render."""
+
+    def encode(self, o: Any) -> str:
+        text = super().encode(o)
+        if self.ensure_ascii or not any("\ud800" <= char <= "\udfff" for char in text):
+            return text
+        self.ensure_ascii = True
+        return super().encode(o)
+
+
 class ServiceForm(forms.ModelForm):
     """A model form whose save is a service call.
 
@@ -390,6 +403,12 @@ class ServiceForm(forms.ModelForm):
 
     admin: ClassVar[EntityAdmin | None] = None
     actor: ClassVar[Any] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in JSON_OBJECT_FIELDS:
+            if isinstance(self.fields.get(name), forms.JSONField):
+                self.fields[name].encoder = PageSafeJSONEncoder
 
     def clean_metadata(self) -> Any:
         return self._model_field_rules("metadata")

@@ -138,11 +138,11 @@ def problem_from_domain_error(error: errors.DomainError) -> Problem:
     and the request id; another 5xx (503) keeps its message and adds the request id."""
     if error.http_status == 500:
         return internal_error_problem()
-    fields = {api_field_name(name): message for name, message in error.fields.items()}
+    # Query parameters and body paths are named as the client sent them: no translation.
+    name_of = (lambda name: name) if error.fields_named_as_sent else api_field_name
+    fields = {name_of(name): message for name, message in error.fields.items()}
     values = {
-        api_field_name(name): value
-        for name, value in error.values.items()
-        if api_field_name(name) in fields
+        name_of(name): value for name, value in error.values.items() if name_of(name) in fields
     }
     detail = error.message
     if isinstance(error, errors.MissingFields) and fields:

@@ -209,7 +209,9 @@ FILTERS: dict[str, list[OpenApiParameter]] = {
         OpenApiParameter(
             "cursor",
             OpenApiTypes.STR,
-            description="Keyset paging: a `next_cursor` or `prev_cursor` from a response.",
+            description="Keyset paging: a `next_cursor` or `prev_cursor` from a response. "
+            "Cursor pages are in creation order; a list with another `sort` is paged by "
+            "`page` and offers no cursor (a cursor with it is 0082).",
         ),
     ],
 }

@@ -8,9 +8,15 @@ which raise the domain errors that the API shows.
 ``parse_body`` turns a request body into the keyword arguments of a service function:
 
 - a field that the entity does not have, or that is read-only (ids, timestamps, counts),
-  or that an update may not change → 0053 naming it;
-- a value of the wrong type (a number for a text, a text for a boolean, a malformed
-  UUID, metadata that is not an object) → 0047 with ``errors``/``fields``;
+  or that an update may not change → 0053 naming it; but a key sent as ``null`` that is
+  unknown, or a Midaz field this service does not implement (``not_implemented``), is
+  ignored, as Midaz ignores it (issue #11 item 6);
+- a value of the wrong JSON type (a number for a text, a text for a boolean or an object,
+  an array for metadata) → 0094, naming the field and the expected type, as Midaz answers
+  a body it cannot decode (issue #11 item 4); ``null`` is never a wrong type here (what
+  it means is the services' to say);
+- a value of the right type that breaks a rule of its field (a malformed UUID, an
+  unknown status code) → 0047 with ``errors``/``fields``;
 - ``status`` is split into ``status_code`` / ``status_description``; a status without a
   ``code`` keeps (or defaults) the code.
 """
@@ -257,6 +263,8 @@ class EntityInputSerializer(serializers.Serializer):
     # Which fields a create or an update may set, and which a create needs, come from the
     # services (CREATE_FIELDS, UPDATE_FIELDS, REQUIRED_FIELDS) for this model.
     entity_model: ClassVar[type[Entity]]
+    # Midaz fields of the entity that this service does not implement: ignored when null.
+    not_implemented: ClassVar[frozenset[str]] = frozenset()
 
     status = StatusInputSerializer(source="*", required=False)
     metadata = MetadataField(required=False, allow_null=True)
@@ -304,6 +312,8 @@ class PortfolioInputSerializer(EntityInputSerializer):
 
 class AccountInputSerializer(EntityInputSerializer):
     entity_model = Account
+    # Midaz v4 fields that this service does not implement (shown as null / false).
+    not_implemented = frozenset({"holderId", "holderCheckSkipped"})
 
     name = _text(Account, "name")
     type = _text(Account, "type")
@@ -372,9 +382,14 @@ def _refuse_unexpected(
     read_only: set[str],
     entity_type: str | None,
 ) -> None:
+    not_implemented = getattr(serializer, "not_implemented", frozenset())
     problems: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, value in data.items():
+        if value is None and (
+            name in not_implemented or (name not in serializer.fields and name not in read_only)
+        ):
+            continue  # a null asks nothing of a field we do not have (as Midaz)
         if name in read_only:
             problems[name] = READ_ONLY
         elif name not in serializer.fields:
@@ -385,13 +400,76 @@ def _refuse_unexpected(
             nested = serializer.fields[name]
             if isinstance(nested, serializers.Serializer) and isinstance(value, Mapping):
                 for key in value:
-                    if key not in nested.fields:
+                    if key not in nested.fields and value[key] is not None:
                         problems[f"{name}.{key}"] = UNEXPECTED
                         values[f"{name}.{key}"] = value[key]
             continue
         values[name] = value
     if problems:
         raise errors.UnexpectedFields(entity_type=entity_type, fields=problems, values=values)
+
+
+def json_type_of(value: Any) -> str:
+    """The JSON type name of a parsed JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def expected_json_type(field: serializers.Field) -> str | None:
+    """The JSON type an input field takes (None: any)."""
+    if isinstance(field, serializers.Serializer | MetadataField):
+        return "object"
+    if isinstance(field, serializers.ListField):
+        return "array"
+    if isinstance(field, serializers.BooleanField):
+        return "boolean"
+    if isinstance(field, serializers.CharField | serializers.UUIDField | serializers.ChoiceField):
+        return "string"
+    return None
+
+
+def _wrong_types(data: Any, field: serializers.Field, path: str) -> dict[str, str]:
+    """``{path: "expected string, got number"}`` for every value in ``data`` (the value of
+    ``field`` at ``path``) whose JSON type the field does not take; null passes."""
+    expected = expected_json_type(field)
+    if data is None or expected is None:
+        return {}
+    got = json_type_of(data)
+    if got != expected:
+        return {path or "body": f"expected {expected}, got {got}"}
+    problems: dict[str, str] = {}
+    if isinstance(field, serializers.Serializer):
+        for name, child in field.fields.items():
+            if name in data:
+                problems |= _wrong_types(data[name], child, f"{path}.{name}" if path else name)
+    elif isinstance(field, serializers.ListField):
+        for index, item in enumerate(data):
+            problems |= _wrong_types(item, field.child, f"{path}[{index}]")
+    return problems
+
+
+def _refuse_wrong_types(
+    data: Mapping[str, Any], serializer: serializers.Serializer, entity_type: str | None
+) -> None:
+    problems = _wrong_types(data, serializer, "")
+    if problems:
+        described = "; ".join(f"{name}: {message}" for name, message in problems.items())
+        values = {name: data[name] for name in problems if name in data}
+        raise errors.InvalidJSON(
+            f"Fields of the wrong JSON type: {described}.",
+            entity_type=entity_type,
+            fields=problems,
+            values=values,
+        )
 
 
 def parse_body(
@@ -406,15 +484,16 @@ def parse_body(
     model = getattr(serializer_class, "entity_model", None)
     entity_type = model.entity_type if model else None
     if not isinstance(data, Mapping):
-        raise errors.InvalidField(
+        raise errors.InvalidJSON(
             "The request body must be a JSON object.",
             entity_type=entity_type,
-            fields={"body": "must be a JSON object"},
+            fields={"body": f"expected object, got {json_type_of(data)}"},
         )
     serializer = serializer_class(data=data)
     read_only = set(output_class().fields) - set(serializer.fields) if output_class else set()
     writable = writable_fields(serializer, update=update)
     _refuse_unexpected(data, serializer, writable, read_only, entity_type)
+    _refuse_wrong_types(data, serializer, entity_type)
     if not serializer.is_valid():
         raise invalid_field_error(serializer.errors, entity_type=entity_type, values=data)
     fields = dict(serializer.validated_data)

@@ -300,9 +300,10 @@ class Accounts(InLedger):
     def page(self, queryset, params):
         """Pages after the first may be asked by number (offset) or by ``cursor`` (keyset,
         stable under inserts); the first page and every cursor page answer
-        ``next_cursor`` / ``prev_cursor`` when there is more that way."""
+        ``next_cursor`` / ``prev_cursor`` when there is more that way. A ``sort`` other
+        than creation order pages by number only (``selectors.cursor_paging``)."""
         page_number, _ = selectors.page_params(params)
-        if page_number > 1 and not params.get("cursor"):
+        if not selectors.cursor_paging(params) or (page_number > 1 and not params.get("cursor")):
             return super().page(queryset, params)
         page = selectors.paginate_by_cursor(queryset.values(*self.rows.columns), params)
         body: dict[str, Any] = {"items": self.rows.items(page.items)}

@@ -20,6 +20,7 @@ from segments.console.presenters import STATUS_LABELS
 from segments.models import Account, Portfolio, Segment, Status
 from segments.ratelimit import SignInLimitFormMixin
 from segments.validators import (
+    INVALID_CHARACTERS,
     METADATA_KEY_MAX_LENGTH,
     METADATA_KEY_TOO_LONG,
     METADATA_MAX_KEYS,
@@ -126,6 +127,9 @@ METADATA_ROW_ERRORS = {
     ),
     METADATA_VALUE_TOO_LONG: lambda: (
         gettext("A value may have at most %(max)s characters.") % {"max": METADATA_VALUE_MAX_LENGTH}
+    ),
+    INVALID_CHARACTERS: lambda: gettext(
+        "Keys and values may not contain control characters (tab and line breaks are allowed)."
     ),
     None: lambda: gettext("This entry is not valid."),
 }

@@ -149,7 +149,9 @@ def test_0038_parent_organization_in_body_not_found(client_for, staff):
     assert list(problem["fields"]) == ["parentOrganizationId"]
 
 
-def test_0047_wrong_types_are_listed_by_field(operator_client, ledger_url):
+def test_0094_wrong_json_types_are_listed_by_field_before_any_rule(operator_client, ledger_url):
+    """Issue #11 item 4: a value of the wrong JSON type is 0094 (as Midaz), naming the
+    field and the type expected; the rules of the other fields are not checked yet."""
     response = operator_client.post(
         f"{ledger_url}/accounts",
         {
@@ -161,11 +163,30 @@ def test_0047_wrong_types_are_listed_by_field(operator_client, ledger_url):
         },
         format="json",
     )
+    problem = assert_problem(response, 400, "0094")
+    assert problem["fields"] == {
+        "type": "expected string, got number",
+        "blocked": "expected boolean, got string",
+    }
+    values = {error["location"]: error.get("value") for error in problem["errors"]}
+    assert values == {"type": 7, "blocked": "yes"}
+
+
+def test_0047_values_that_break_a_rule_are_listed_by_field(operator_client, ledger_url):
+    response = operator_client.post(
+        f"{ledger_url}/accounts",
+        {
+            "type": "deposit",
+            "assetCode": "BRL",
+            "segmentId": "not-a-uuid",
+            "status": {"code": "ALIVE"},
+        },
+        format="json",
+    )
     problem = assert_problem(response, 400, "0047")
-    assert set(problem["fields"]) == {"type", "blocked", "segmentId", "status.code"}
+    assert set(problem["fields"]) == {"segmentId", "status.code"}
     values = {error["location"]: error.get("value") for error in problem["errors"]}
     assert values["segmentId"] == "not-a-uuid"
-    assert values["type"] == 7
 
 
 def test_0047_too_long_is_reported_by_the_domain_rule(operator_client, ledger_url):
@@ -174,10 +195,10 @@ def test_0047_too_long_is_reported_by_the_domain_rule(operator_client, ledger_ur
     assert list(problem["fields"]) == ["name"]
 
 
-def test_0047_body_must_be_an_object(operator_client, ledger_url):
+def test_0094_body_must_be_an_object(operator_client, ledger_url):
     response = operator_client.post(f"{ledger_url}/segments", ["Black"], format="json")
-    problem = assert_problem(response, 400, "0047")
-    assert problem["fields"] == {"body": "must be a JSON object"}
+    problem = assert_problem(response, 400, "0094")
+    assert problem["fields"] == {"body": "expected object, got array"}
 
 
 def test_0047_member_ids_must_be_uuids(operator_client, ledger_url, ledger):

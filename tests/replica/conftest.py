@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import http.cookiejar
 import json
+import os
 import re
 import urllib.error
 import urllib.parse
@@ -32,6 +33,16 @@ from bench.pgcluster import FAST, PrivateCluster, free_ports, wait_until
 
 PG_PORTS = range(55440, 55450)
 APP_PORTS = range(8460, 8470)
+
+
+def _ports(ports: range, per_worker: int) -> list[int]:
+    """``ports`` starting at this xdist worker's own share, so that parallel workers do
+    not race for the same free port (the scan still skips ports in use)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    start = (worker * per_worker) % len(ports)
+    return [*ports[start:], *ports[:start]]
+
+
 PIN_SECONDS = 3  # REPLICA_READ_YOUR_WRITES_SECONDS of the test server
 RETRY_SECONDS = 3  # REPLICA_RETRY_SECONDS of the test server
 
@@ -88,7 +99,7 @@ class Pair:
 
 @pytest.fixture(scope="session")
 def replica_pair() -> Iterator[Pair]:
-    primary_port, standby_port = free_ports(2, PG_PORTS)
+    primary_port, standby_port = free_ports(2, _ports(PG_PORTS, 2))
     primary = PrivateCluster(primary_port, FAST)
     standby = None
     try:
@@ -107,7 +118,7 @@ def replica_pair() -> Iterator[Pair]:
 def replica_app(replica_pair: Pair) -> Iterator[LiveApp]:
     """The app on the pair: migrated and seeded through the primary, everything replayed
     on the standby before the first test."""
-    (port,) = free_ports(1, APP_PORTS)
+    (port,) = free_ports(1, _ports(APP_PORTS, 1))
     with live_app(
         replica_pair.primary.url(replica_pair.database),
         port,
