@@ -4,7 +4,9 @@ own writes, to the primary.
 
 The replica here is a second connection to the same PostgreSQL test database (what
 ``TEST: {"MIRROR": "default"}`` gives in a test run), so rows committed through the primary
-are really read back through the replica's connection."""
+are really read back through the replica's connection. ``tests/replica/`` proves the same
+rules, the recent-write cookie and the fallback to the primary against a real streaming
+standby, over HTTP."""
 
 from __future__ import annotations
 
