@@ -10,10 +10,23 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # Failures that mean "the database cannot be reached right now" (including a pool that
-# cannot hand out a connection in time): answered 503 so that clients retry.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+# cannot hand out a connection in time, and the shared Redis cache of ``REDIS_URL``, which
+# holds the API throttle and the sign-in limit): answered 503 so that clients retry. A
+# lock conflict is an OperationalError too, but not an outage: see ``database_error``.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+
+# SQLSTATEs of a transaction that lost a race for locks (serialization_failure,
+# deadlock_detected, lock_not_available): the database is up, the change may be retried.
+LOCK_CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 
 
 class DomainError(Exception):
@@ -43,6 +56,11 @@ class DomainError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code}: {self.message!r}, fields={self.fields!r})"
+
+
+class LedgerNameConflict(DomainError):
+    code, http_status, title = "0002", 409, "Ledger Name Conflict"
+    default_message = "A ledger with this name already exists in this organization."
 
 
 class EntityNotFound(DomainError):
@@ -195,9 +213,39 @@ class ServiceUnavailable(DomainError):
     default_message = "The database is unavailable right now; nothing was changed. Retry shortly."
 
 
+class ConcurrentChange(DomainError):
+    code, http_status, title = "9009", 409, "Concurrent Change"
+    default_message = (
+        "Another change to the same records was being made at the same time; nothing was "
+        "changed. Retry the request."
+    )
+
+
 class InternalError(DomainError):
     code, http_status, title = "9999", 500, "Internal Server Error"
     default_message = "internal error"
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether a database error is a lost race for locks (a deadlock, a serialization
+    failure, a lock timeout) rather than an unreachable database. Django wraps psycopg's
+    ``DeadlockDetected`` and ``SerializationFailure`` as ``OperationalError``; the
+    driver's exception, with its SQLSTATE, is the ``__cause__``."""
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) in LOCK_CONFLICT_SQLSTATES
+
+
+def database_error(exc: BaseException) -> DomainError | None:
+    """What a database failure is answered with: a lock conflict is a 409
+    ``ConcurrentChange`` (9009, retry), a database that cannot be reached a 503
+    ``ServiceUnavailable`` (9008); None for anything else."""
+    if is_lock_conflict(exc):
+        return ConcurrentChange()
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return ServiceUnavailable()
+    return None
 
 
 ERRORS_BY_CODE: dict[str, type[DomainError]] = {

@@ -21,6 +21,7 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.urls import reverse
 
 from segments.models import Role, Segment
 from segments.ratelimit import LOGIN_FAILURES_ALLOWED
@@ -45,6 +46,28 @@ def test_clear_removes_only_this_sessions_keys():
         assert client.get(stranger) == b"7"
     finally:
         client.delete(stranger)
+
+
+@pytest.mark.django_db
+def test_an_unreachable_cache_answers_503_and_signs_no_one_in(client, settings):
+    """Redis down: the throttle and the sign-in limit cannot count, so the API and the
+    sign-in answer 503 with ``Retry-After`` (retry shortly), never a 500 and never an
+    unthrottled request."""
+    user = UserFactory(username="teller")
+    token = token_for(user)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "segments.cache.PrefixedRedisCache",
+            "LOCATION": "redis://127.0.0.1:8449/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    api = client.get("/v1/organizations", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert (api.status_code, api.json()["code"], api["Retry-After"]) == (503, "9008", "5")
+    sign_in = client.post(reverse("console:login"), {"username": "teller", "password": "pw"})
+    assert sign_in.status_code == 503
+    assert sign_in["Retry-After"] == "5"
+    assert "_auth_user_id" not in client.session
 
 
 def _database_url() -> str:
