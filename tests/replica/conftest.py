@@ -44,7 +44,7 @@ def _ports(ports: range, per_worker: int) -> list[int]:
 
 
 PIN_SECONDS = 3  # REPLICA_READ_YOUR_WRITES_SECONDS of the test server
-RETRY_SECONDS = 3  # REPLICA_RETRY_SECONDS of the test server
+RETRY_SECONDS = 5  # REPLICA_RETRY_SECONDS of the test server
 
 
 @dataclass
