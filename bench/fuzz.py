@@ -18,66 +18,15 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.live_server import live_app, logged_tracebacks
+
 PORT = 8301
-
-SETUP = """
-from django.contrib.auth import get_user_model
-from segments import services
-from segments.models import Membership, Role
-user = get_user_model().objects.create_user("fuzz", password="x", is_staff=True)
-org = services.create_organization(user, legal_name="Fuzz Bank", legal_document="1")
-Membership.objects.filter(user=user, organization=org).update(role=Role.OPERATOR)
-ledger = services.create_ledger(user, org, name="Fuzz")
-segment = services.create_segment(user, org, ledger, name="Black")
-org_segment = services.create_segment(user, org, None, name="Private")
-portfolio = services.create_portfolio(user, ledger, name="P", segment_id=segment.pk)
-account = services.create_account(
-    user, ledger, type="deposit", asset_code="BRL", alias="@maria", portfolio_id=portfolio.pk
-)
-for n in range(3):
-    services.create_account(user, ledger, type="deposit", asset_code="BRL", segment_id=segment.pk)
-print(org.pk, ledger.pk, segment.pk, org_segment.pk, portfolio.pk, account.pk)
-"""
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout.strip()
-
-
-def fresh_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[-1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def wait_until_serving(base: str) -> None:
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(base + "/v1/openapi.json", timeout=2)
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    sys.exit("the app did not start")
 
 
 def fuzz(base: str, token: str, ids: dict[str, str], wanted: int) -> int:
@@ -154,58 +103,31 @@ def fuzz(base: str, token: str, ids: dict[str, str], wanted: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--port", type=int, default=PORT)
     args = parser.parse_args()
     url = os.environ.get("FUZZ_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/seg_fuzz")
-    fresh_database(url)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEBUG": "0",
-        "SECRET_KEY": uuid.uuid4().hex * 2,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_COOKIES": "0",
-        "API_THROTTLE_RATE": "1000000/minute",
-        "LOG_LEVEL": "ERROR",
-        "DJANGO_SETTINGS_MODULE": "segments_console.settings",
-    }
-    manage(env, "migrate", "--noinput")
-    org, ledger, segment, org_segment, portfolio, account = manage(
-        env, "shell", "-c", SETUP
-    ).split()[-6:]
-    token = manage(env, "create_api_token", "fuzz")
-    ids = {
-        "organizations": org,
-        "organization": org,
-        "ledgers": ledger,
-        "ledger": ledger,
-        "segments": segment,
-        "organization_segments": org_segment,
-        "portfolios": portfolio,
-        "accounts": account,
-    }
-    with tempfile.TemporaryFile() as server_log:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "segments_console.wsgi",
-             "-b", f"127.0.0.1:{PORT}", "-w", "2", "--timeout", "60"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=server_log,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            base = f"http://127.0.0.1:{PORT}"
-            wait_until_serving(base)
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segments_console.test_settings")
-            import django
+    with live_app(url, args.port) as app:
+        ids = app.ids
+        entity_ids = {
+            "organizations": ids["organization"],
+            "organization": ids["organization"],
+            "ledgers": ids["ledger"],
+            "ledger": ids["ledger"],
+            "segments": ids["segment"],
+            "organization_segments": ids["organization_segment"],
+            "portfolios": ids["portfolio"],
+            "accounts": ids["account"],
+        }
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segments_console.test_settings")
+        import django
 
-            django.setup()  # the shared checks live beside the in-suite conformance test
-            return fuzz(base, token, ids, args.requests)
+        django.setup()  # the shared checks live beside the in-suite conformance test
+        try:
+            return fuzz(app.base, app.token, entity_ids, args.requests)
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-            server_log.seek(0)
-            logged = server_log.read().decode(errors="replace")
-            if "Traceback" in logged:
-                print("gunicorn logged tracebacks:\n" + logged[-3000:])
+            logged = logged_tracebacks(app.server_log)
+            if logged:
+                print("gunicorn logged tracebacks:\n" + logged)
 
 
 if __name__ == "__main__":

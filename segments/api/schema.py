@@ -161,12 +161,15 @@ LIST_PARAMETERS = [
     OpenApiParameter(
         "start_date",
         OpenApiTypes.STR,
-        description="Created on or after (YYYY-MM-DD or YYYY-MM-DD hh:mm:ss); needs end_date.",
+        description="Created on or after (YYYY-MM-DD or YYYY-MM-DD hh:mm:ss, UTC); needs end_date.",
     ),
     OpenApiParameter(
         "end_date",
         OpenApiTypes.STR,
-        description="Created on or before (YYYY-MM-DD or YYYY-MM-DD hh:mm:ss); needs start_date.",
+        description=(
+            "Created on or before (YYYY-MM-DD or YYYY-MM-DD hh:mm:ss, UTC); needs start_date. "
+            "9999-12-31, the calendar's last day, means no upper bound."
+        ),
     ),
 ]
 METADATA_NOTE = (
