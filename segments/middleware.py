@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -84,7 +84,12 @@ class RequestLogMiddleware:
 
 
 def _api_problem(request: HttpRequest, error, status_headers: dict[str, str]) -> HttpResponse:
-    from segments.api.errors import PROTOCOL_ERRORS, Problem, problem_from_domain_error
+    from segments.api.errors import (
+        PROTOCOL_ERRORS,
+        Problem,
+        problem_from_domain_error,
+        problem_response,
+    )
 
     if isinstance(error, str):
         protocol = PROTOCOL_ERRORS[error]
@@ -93,12 +98,7 @@ def _api_problem(request: HttpRequest, error, status_headers: dict[str, str]) ->
         )
     else:
         problem = problem_from_domain_error(error)
-    response = JsonResponse(
-        problem.as_body(), status=problem.status, content_type="application/problem+json"
-    )
-    for name, value in status_headers.items():
-        response[name] = value
-    return response
+    return problem_response(request, problem, status_headers)
 
 
 def _is_api(request: HttpRequest) -> bool:

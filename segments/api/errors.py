@@ -4,15 +4,20 @@ Midaz API generations read.
 Every failure under ``/v1/`` — a domain error raised by a service, a malformed body, a
 refused credential, a throttled client, an unrouted URL, a crash — becomes::
 
-    {"type": "/v1/errors/0053", "title": "...", "status": 400, "detail": "...",
+    {"type": "https://host/v1/errors/0053", "title": "...", "status": 400, "detail": "...",
      "message": "...", "code": "0053", "entityType": "Segment",
      "errors": [{"location": "foo", "message": "unexpected field", "value": "bar"}],
      "fields": {"foo": "unexpected field"}}
 
-served as ``application/problem+json``. ``message`` repeats ``detail`` (Midaz v3),
-``fields`` repeats ``errors`` as a map (Midaz v3); ``entityType``, ``errors`` and
-``fields`` appear only where they apply. A 5xx says only "internal error" and the request
-id to quote; the exception goes to the log, never to the client.
+served as ``application/problem+json`` — or as ``application/json`` to a client whose
+``Accept`` names ``application/json`` and not ``application/problem+json`` (clients that
+parse only JSON, such as Midaz's TypeScript SDK), with ``Vary: Accept``. ``type`` is the
+absolute URL of our page for the code, built from the request's scheme and host (Midaz's
+schema says ``format: uri``). ``message`` repeats ``detail`` (Midaz v3), ``fields``
+repeats ``errors`` as a map (Midaz v3); ``entityType``, ``errors`` and ``fields`` appear
+only where they apply. A 5xx says only "internal error" and the request id to quote; the
+exception goes to the log, never to the client. ``problem_response`` is the one function
+that answers a problem, whichever layer (DRF view, URL resolver, middleware) refused.
 
 Field names in the body are the API's (camelCase): the services name the model fields
 (``segment_id``, ``status_code``) and ``api_field_name`` translates them.
@@ -27,19 +32,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.urls import Resolver404, resolve, reverse
+from django.utils.cache import patch_vary_headers
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
-from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from segments import errors
+from segments.api.renderers import PROBLEM_CONTENT_TYPE, FastJSONRenderer, accepted_media_types
 from segments.middleware import current_request_id
 
 logger = logging.getLogger("segments.api")
+_RENDERER = FastJSONRenderer()
 
-PROBLEM_CONTENT_TYPE = "application/problem+json"
+JSON_CONTENT_TYPE = "application/json"
 API_PREFIX = "/v1/"
 
 
@@ -95,6 +104,22 @@ def api_field_name(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def problem_type(request: HttpRequest, code: str) -> str:
+    """A problem's ``type``: the absolute URL of the page that explains ``code``
+    (``https://host/v1/errors/0007``), with the request's scheme and host."""
+    return request.build_absolute_uri(reverse("api:error-code", args=[code]))
+
+
+def problem_content_type(request: HttpRequest) -> str:
+    """``application/json`` when the request's ``Accept`` names ``application/json`` and
+    not ``application/problem+json`` (clients that parse only JSON bodies), otherwise
+    ``application/problem+json``. The body is the same (RFC 9457 allows both)."""
+    named = accepted_media_types(request.headers.get("Accept", ""))
+    if JSON_CONTENT_TYPE in named and PROBLEM_CONTENT_TYPE not in named:
+        return JSON_CONTENT_TYPE
+    return PROBLEM_CONTENT_TYPE
+
+
 @dataclass
 class Problem:
     """What an error body says, before it is rendered."""
@@ -108,9 +133,9 @@ class Problem:
     values: dict[str, Any] = field(default_factory=dict)
     request_id: str | None = None
 
-    def as_body(self) -> dict[str, Any]:
+    def as_body(self, request: HttpRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "type": f"{API_PREFIX}errors/{self.code}",
+            "type": problem_type(request, self.code),
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
@@ -267,21 +292,29 @@ def problem_from_exception(exc: BaseException) -> tuple[Problem, dict[str, str]]
     return internal_error_problem(), headers
 
 
-def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(
-        problem.as_body(),
+def problem_response(
+    request: HttpRequest, problem: Problem, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
+    """The one way the API answers an error, from any layer: the problem's body (``type``
+    absolute for this request), its status, the content type that the request's
+    ``Accept`` reads (``problem_content_type``), ``Vary: Accept`` and ``headers``."""
+    response = HttpResponse(
+        _RENDERER.render(problem.as_body(request)),
         status=problem.status,
-        headers=dict(headers or {}),
-        content_type=PROBLEM_CONTENT_TYPE,
+        content_type=problem_content_type(request),
     )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    patch_vary_headers(response, ["Accept"])
+    return response
 
 
-def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
+def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpResponse:
     """DRF's ``EXCEPTION_HANDLER``: every exception of an API view, handled or not, answers
     one problem document. Nothing written in the failed request is kept."""
     problem, headers = problem_from_exception(exc)
     set_rollback()
-    return problem_response(problem, headers)
+    return problem_response(context["request"], problem, headers)
 
 
 # --------------------------------------------------------------------------- Django level
@@ -291,17 +324,29 @@ def _is_api_request(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/")
 
 
-def _django_problem_response(problem: Problem) -> JsonResponse:
-    return JsonResponse(problem.as_body(), status=problem.status, content_type=PROBLEM_CONTENT_TYPE)
+@csrf_exempt  # nothing is changed here; an unrouted POST answers 0484, not a CSRF page
+def route_not_found(request: HttpRequest) -> HttpResponse:
+    """Any ``/v1…`` URL that no API route matches: 404, Midaz's 0484, with ``DEBUG`` on
+    or off (a route, not ``handler404``, so Django's debug page never answers it). Like
+    ``APPEND_SLASH``, a GET whose path with a trailing slash is a real page (``/v1/docs``)
+    is redirected there."""
+    if request.method in ("GET", "HEAD") and not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not route_not_found:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    problem = problem_from_domain_error(
+        errors.RouteNotFound(f"No API route matches {request.method} {request.path}.")
+    )
+    return problem_response(request, problem)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """``handler404``: under ``/v1/`` a problem document (0007), elsewhere the site's page."""
     if _is_api_request(request):
-        problem = problem_from_domain_error(
-            errors.EntityNotFound(f"No API route matches {request.method} {request.path}.")
-        )
-        return _django_problem_response(problem)
+        return problem_response(request, problem_from_domain_error(errors.EntityNotFound()))
     return defaults.page_not_found(request, exception)
 
 
@@ -309,7 +354,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """``handler500``: under ``/v1/`` a problem document (9999 and the request id), elsewhere
     the site's page. Django has already logged the exception."""
     if _is_api_request(request):
-        return _django_problem_response(internal_error_problem())
+        return problem_response(request, internal_error_problem())
     return defaults.server_error(request)
 
 
@@ -344,5 +389,6 @@ def error_code_page(request: HttpRequest, code: str | None = None) -> HttpRespon
     if code is not None:
         pages = [page for page in pages if page.code == code]
         if not pages:
-            raise Http404(f"No error code {code}.")
+            unknown = errors.EntityNotFound(f"There is no error code {code[:64]}.")
+            return problem_response(request, problem_from_domain_error(unknown))
     return render(request, "api/error_codes.html", {"pages": pages, "single": code is not None})

@@ -3,7 +3,7 @@
 Every operation documents its success body and headers (``X-Request-Id`` on every
 response, ``X-Total-Count`` on lists and counts, ``ETag`` on single entities), its query
 parameters as the list functions really read them, and each error status it can send as
-an ``application/problem+json`` body.
+a problem document (``application/problem+json``, or ``application/json`` when asked).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from segments.api.errors import PROBLEM_CONTENT_TYPE
+from segments.api.errors import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 from segments.api.serializers import (
     HistoryEntrySerializer,
     MembersAssignedSerializer,
@@ -50,7 +50,9 @@ class ProblemDetailSerializer(serializers.Serializer):
 class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem document with the Midaz v4 and v3 members."""
 
-    type = serializers.CharField(help_text="`/v1/errors/{code}`: a page explaining the code.")
+    type = serializers.URLField(
+        help_text="Absolute URL of the page explaining the code: `https://host/v1/errors/{code}`."
+    )
     title = serializers.CharField()
     status = serializers.IntegerField(help_text="The HTTP status.")
     detail = serializers.CharField()
@@ -89,11 +91,15 @@ COUNT_ERRORS = (400, 401, 404, 429, 500, 503)
 
 
 def problems(statuses: Iterable[int]) -> dict[Any, OpenApiResponse]:
+    """Each error status as a problem document: ``application/problem+json``, or
+    ``application/json`` when the request's ``Accept`` names only that
+    (``errors.problem_content_type``)."""
     return {
-        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+        (status, content_type): OpenApiResponse(
             ProblemSerializer, description=ERROR_DESCRIPTIONS[status]
         )
         for status in statuses
+        for content_type in (PROBLEM_CONTENT_TYPE, JSON_CONTENT_TYPE)
     }
 
 

@@ -84,14 +84,26 @@ class TextOrEmptyField(serializers.CharField):
 
 
 class AddressSerializer(serializers.Serializer):
-    """An organization's address, every part present (`""` when unset, `line2` null)."""
+    """An organization's address: the parts that are set, and `line2` always (null when
+    unset, as Midaz types it). An unset or empty part is left out, never sent as `""`:
+    Midaz's schema refuses an empty `country` (two letters) and has no null for it."""
 
-    line1 = serializers.CharField(read_only=True, default="")
+    # Output only; not read_only, so that the OpenAPI document marks them optional.
+    line1 = serializers.CharField(required=False)
     line2 = serializers.CharField(read_only=True, default=None, allow_null=True)
-    zipCode = serializers.CharField(read_only=True, default="")
-    city = serializers.CharField(read_only=True, default="")
-    state = serializers.CharField(read_only=True, default="")
-    country = serializers.CharField(read_only=True, default="")
+    zipCode = serializers.CharField(required=False)
+    city = serializers.CharField(required=False)
+    state = serializers.CharField(required=False)
+    country = serializers.CharField(required=False)
+
+    def to_representation(self, address: Any) -> dict[str, Any]:
+        shown: dict[str, Any] = {}
+        for name, value in super().to_representation(address).items():
+            if name == "line2":
+                shown[name] = value or None
+            elif value not in (None, ""):
+                shown[name] = value
+        return shown
 
 
 class EntitySerializer(serializers.Serializer):

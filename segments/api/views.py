@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from segments import errors, selectors, services
 from segments.api import schema as docs
-from segments.api.renderers import FastJSONRenderer
+from segments.api.renderers import FastJSONRenderer, ProblemAwareNegotiation
 from segments.api.rows import ACCOUNT_ROWS, PORTFOLIO_ROWS, SEGMENT_ROWS, RowFormat
 from segments.api.serializers import (
     AccountInputSerializer,
@@ -63,6 +63,7 @@ class ApiView(APIView):
 
     throttle_classes = [ApiRateThrottle]
     renderer_classes = [FastJSONRenderer]
+    content_negotiation_class = ProblemAwareNegotiation
     schema = docs.ApiAutoSchema()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

@@ -2,7 +2,9 @@
 
 Each test names the code it proves. ``assert_problem`` checks the shape shared by all:
 RFC 9457 members plus Midaz v3's ``message``/``fields``, ``code`` as text, ``status``
-equal to the HTTP status, ``type`` pointing at our page for the code.
+equal to the HTTP status, ``type`` the absolute URL of our page for the code, served as
+``application/problem+json`` (the client asked for nothing in particular) with
+``Vary: Accept``.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ MISSING = "0191f7e2-0000-7000-8000-000000000000"
 def assert_problem(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
+    assert "Accept" in response["Vary"]
     problem = response.json()
     assert problem["status"] == status
     assert problem["code"] == code
-    assert problem["type"] == f"/v1/errors/{code}"
+    assert problem["type"] == f"http://testserver/v1/errors/{code}"
     assert problem["title"]
     assert problem["detail"] == problem["message"]
     if "errors" in problem:
@@ -61,8 +64,9 @@ def test_0007_for_a_ledger_of_another_organization(operator_client, organization
     assert_problem(response, 404, "0007")
 
 
-def test_0007_for_an_unrouted_api_url(operator_client):
-    problem = assert_problem(operator_client.get("/v1/organisations"), 404, "0007")
+def test_0484_for_an_unrouted_api_url(operator_client):
+    problem = assert_problem(operator_client.get("/v1/organisations"), 404, "0484")
+    assert problem["title"] == "Route Not Found"
     assert "/v1/organisations" in problem["detail"]
 
 

@@ -53,6 +53,13 @@ def assert_valid(instance: Any, schema_name: str) -> None:
     jsonschema.Draft202012Validator(schema).validate(instance)
 
 
+def reference_property(schema_name: str, name: str) -> jsonschema.Draft202012Validator:
+    """A validator of one property of ``#/components/schemas/<schema_name>``."""
+    return jsonschema.Draft202012Validator(
+        _components()["schemas"][schema_name]["properties"][name]
+    )
+
+
 def assert_page_of(response, schema_name: str) -> None:
     assert response.status_code == 200, response.content
     body = response.json()

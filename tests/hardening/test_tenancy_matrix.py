@@ -43,6 +43,7 @@ PUBLIC_ROUTES = {
     "v1/docs/",
     "v1/errors",
     "v1/errors/<str:code>",
+    "v1(?:/.*)?",  # any unrouted API URL: 404 (0484) for everyone
 }
 AUTHENTICATED_ANYONE = {"", "v1/organizations", "v1/organizations/metrics/count"}
 WRITE_NAME = re.compile(r"(create|edit|delete|add|remove|bulk_segment)")
