@@ -17,6 +17,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from uuid6 import uuid7
 
+from segments.indexes import TrigramIndex
 from segments.validators import (
     validate_address,
     validate_alias,
@@ -120,6 +121,9 @@ class Organization(Entity):
 
 
 class Ledger(Entity):
+    """A ledger of one organization. Names are unique, case-insensitively, among the live
+    ledgers of the organization."""
+
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="ledgers")
     name = models.CharField(max_length=256)
 
@@ -127,7 +131,17 @@ class Ledger(Entity):
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [Entity.status_check("ledger")]
+        constraints = [
+            Entity.status_check("ledger"),
+            # Midaz refuses a second ledger of the same name in an organization (0002).
+            models.UniqueConstraint(
+                Lower("name"),
+                "organization",
+                name="ledger_name_unique_per_organization",
+                condition=Q(deleted_at__isnull=True),
+                violation_error_code="duplicate_ledger_name",
+            ),
+        ]
         indexes = [
             models.Index(
                 fields=["organization", "created_at", "id"],
@@ -194,6 +208,9 @@ class Segment(Entity):
                 name="segment_live_org_created",
                 condition=Q(deleted_at__isnull=True),
             ),
+            # The admin's search (PostgreSQL only, migration 0007).
+            TrigramIndex("name", name="segment_name_trgm"),
+            TrigramIndex("description", name="segment_description_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -243,6 +260,9 @@ class Portfolio(Entity):
                 name="portfolio_live_segment",
                 condition=Q(deleted_at__isnull=True),
             ),
+            # The admin's search (PostgreSQL only, migration 0007).
+            TrigramIndex("name", name="portfolio_name_trgm"),
+            TrigramIndex("entity_id", name="portfolio_entity_id_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -337,6 +357,10 @@ class Account(Entity):
                 name="account_parent",
                 condition=Q(parent_account__isnull=False),
             ),
+            # The admin's search over a million accounts (PostgreSQL only, migration 0007).
+            TrigramIndex("alias", name="account_alias_trgm"),
+            TrigramIndex("name", name="account_name_trgm"),
+            TrigramIndex("entity_id", name="account_entity_id_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -351,6 +375,14 @@ class Account(Entity):
 
 
 Account._meta.get_field("alias").validators.append(validate_alias)
+
+# Every text column of the five entities refuses what PostgreSQL cannot store or a reader
+# cannot see (``validate_text``), like ``max_length``: a field rule that the services'
+# ``full_clean`` and the admin's model forms apply, without a migration.
+for _model in (Organization, Ledger, Segment, Portfolio, Account):
+    for _field in _model._meta.concrete_fields:
+        if isinstance(_field, models.CharField):
+            _field.validators.append(validate_text)
 
 
 class Role(models.TextChoices):
@@ -379,14 +411,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.organization} · {self.role}"
-
-# Every text column of the five entities refuses what PostgreSQL cannot store or a reader
-# cannot see (``validate_text``), like ``max_length``: a field rule that the services'
-# ``full_clean`` and the admin's model forms apply, without a migration.
-for _model in (Organization, Ledger, Segment, Portfolio, Account):
-    for _field in _model._meta.concrete_fields:
-        if isinstance(_field, models.CharField):
-            _field.validators.append(validate_text)
 
 
 class ApiToken(models.Model):

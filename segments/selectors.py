@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Count, Exists, Q, QuerySet
+from django.db.models.functions import Lower
 
 from segments import errors
 from segments.filters import (
@@ -426,3 +427,30 @@ def paginate_by_cursor(queryset: QuerySet, params: Mapping[str, Any]) -> CursorP
         next_cursor=_encode_cursor(rows[-1], "next") if rows and has_next else None,
         prev_cursor=_encode_cursor(rows[0], "prev") if rows and has_prev else None,
     )
+
+
+def duplicate_ledger_names(ledgers: QuerySet[Ledger]) -> list[list[Ledger]]:
+    """Live ledgers that break "a ledger's name is unique, case-insensitively, among the
+    live ledgers of its organization" (rows written before migration 0006 enforced it): one
+    list per organization and name, oldest first; empty when there are none. ``ledgers``
+    is any queryset of ledgers (migration 0006 passes its historical model's rows)."""
+    live = ledgers.filter(deleted_at__isnull=True).annotate(name_key=Lower("name"))
+    clashes = {
+        (row["organization_id"], row["name_key"])
+        for row in live.order_by()
+        .values("organization_id", "name_key")
+        .annotate(count=Count("pk"))
+        .filter(count__gt=1)
+    }
+    if not clashes:
+        return []
+    groups: dict[tuple[Any, str], list[Ledger]] = {}
+    candidates = live.filter(
+        organization_id__in={organization for organization, _ in clashes},
+        name_key__in={name for _, name in clashes},
+    ).order_by("organization_id", "name_key", "created_at", "pk")
+    for ledger in candidates:
+        key = (ledger.organization_id, ledger.name_key)
+        if key in clashes:
+            groups.setdefault(key, []).append(ledger)
+    return list(groups.values())

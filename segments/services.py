@@ -6,6 +6,11 @@ Field names are the models' (``segment_id``, ``status_code`` …); ``changes`` i
 update functions holds only the fields to change. ``metadata`` in ``changes`` is a
 JSON Merge Patch: a key set to ``None`` is removed, absent keys are kept, and
 ``metadata=None`` removes every key.
+
+Every change of membership takes its locks in the one order of ``segments.locking``
+(segments, then portfolios, then accounts, each in id order); ``atomic_service`` is the
+transaction of every public function here, retried once when it loses a race for locks
+(then 409 ``9009``, never "database unavailable").
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from django.db import IntegrityError, connection, connections, router, transacti
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from segments import errors
+from segments import errors, locking, tenancy
+from segments.locking import atomic_service
 from segments.models import (
     Account,
     Entity,
@@ -88,6 +94,10 @@ NAME_FIELDS: dict[type[Entity], tuple[str, ...]] = {
     Account: ("name",),
 }
 CONSTRAINT_ERRORS: dict[str, tuple[type[errors.DomainError], str]] = {
+    "ledger_name_unique_per_organization": (
+        errors.LedgerNameConflict,
+        "A ledger with this name already exists in this organization.",
+    ),
     "segment_name_unique_per_ledger": (
         errors.DuplicateSegmentName,
         "A segment with this name already exists in this ledger.",
@@ -297,20 +307,6 @@ def _lock_for_update(obj: Entity) -> Entity:
     return locked
 
 
-def _lock_segments(organization_id, *segment_ids) -> None:
-    """Lock the segments a member leaves and joins, in id order, before it moves. The
-    member-counter triggers update both (``segments.counters``); taking them in one fixed
-    order keeps two opposite moves from deadlocking."""
-    ids = sorted({pk for pk in segment_ids if pk is not None}, key=str)
-    if len(ids) > 1:
-        list(
-            Segment.all_objects.select_for_update()
-            .filter(pk__in=ids, organization_id=organization_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-
-
 def _snapshot(segment: Segment) -> dict[str, Any]:
     return {
         "name": segment.name,
@@ -380,15 +376,14 @@ def segment_for_member(ledger: Ledger, segment_id: Any) -> Segment:
     ACTIVE, and belongs to that ledger or, at organization level, to the ledger's
     organization. Unknown, deleted and other tenants' segments are all "not found"
     (0036); an existing one that is not ACTIVE is refused with 0014. The segment is
-    locked until commit so that it cannot be deleted under the new member."""
+    locked until commit (``locking.lock_segments``: call it before locking any member
+    row) so that it cannot be deleted under the new member."""
     segment_uuid = _as_uuid(segment_id, "segment_id")
-    segment = (
-        Segment.objects.select_for_update()
-        .filter(pk=segment_uuid, organization_id=ledger.organization_id)
-        .filter(Q(ledger_id=ledger.pk) | Q(ledger__isnull=True))
-        .first()
+    segment = locking.lock_segments([segment_uuid], organization_id=ledger.organization_id).get(
+        segment_uuid
     )
-    if segment is None:
+    in_scope = segment is not None and segment.ledger_id in (None, ledger.pk)
+    if not in_scope or segment.deleted_at is not None:
         raise errors.SegmentNotFound(
             "The segment was not found in this ledger or its organization.",
             entity_type="Segment",
@@ -441,16 +436,19 @@ def _parent_account_in_ledger(account: Account, parent_id: Any) -> None:
 # --------------------------------------------------------------------------- organizations
 
 
-@transaction.atomic
-def create_organization(actor, **fields: Any) -> Organization:
+@atomic_service
+def create_organization(actor, *, back_office: bool = False, **fields: Any) -> Organization:
     """Create an organization. The creating user becomes its admin. A parent must be a
-    live organization (0038 otherwise)."""
+    live organization the actor may name (``_set_parent_organization``; 0038 otherwise).
+    ``back_office`` is the Django admin's call (staff may name any organization)."""
     _refuse_unknown(Organization, fields, CREATE_FIELDS[Organization])
     _require(Organization, fields)
     organization = Organization(**_without(fields, {"parent_organization_id", "metadata"}))
     organization.metadata = _merge_metadata({}, fields.get("metadata") or {})
     if fields.get("parent_organization_id"):
-        _set_parent_organization(organization, fields["parent_organization_id"])
+        _set_parent_organization(
+            organization, fields["parent_organization_id"], actor, back_office=back_office
+        )
     _validate(organization)
     _save(organization, create=True)
     if getattr(actor, "is_authenticated", False):
@@ -458,14 +456,22 @@ def create_organization(actor, **fields: Any) -> Organization:
     return organization
 
 
-def _set_parent_organization(organization: Organization, parent_id: Any) -> None:
-    """A parent organization is a live organization other than itself and not one of its
-    descendants."""
+def _set_parent_organization(
+    organization: Organization, parent_id: Any, actor, *, back_office: bool = False
+) -> None:
+    """A parent organization is a live organization that the actor may name
+    (``tenancy.may_name_parent_organization``: one they cannot see is "not found", 0038,
+    with the very body of an id that does not exist), other than itself and not one of its
+    descendants. Keeping the current parent is always allowed."""
     if parent_id is None:
         organization.parent_organization_id = None
         return
     parent_uuid = _as_uuid(parent_id, "parent_organization_id")
-    if not _hold_live(Organization, parent_uuid):
+    if parent_uuid == organization.parent_organization_id:
+        return
+    if not tenancy.may_name_parent_organization(
+        actor, parent_uuid, back_office=back_office
+    ) or not _hold_live(Organization, parent_uuid):
         raise errors.OrganizationNotFound(
             entity_type="Organization",
             fields={"parent_organization_id": "organization not found"},
@@ -482,20 +488,28 @@ def _set_parent_organization(organization: Organization, parent_id: Any) -> None
     organization.parent_organization_id = parent_uuid
 
 
-@transaction.atomic
+@atomic_service
 def update_organization(
-    actor, organization: Organization, changes: Mapping[str, Any], *, if_match: str | None = None
+    actor,
+    organization: Organization,
+    changes: Mapping[str, Any],
+    *,
+    if_match: str | None = None,
+    back_office: bool = False,
 ) -> Organization:
-    """Change an organization's fields; legal document and ids never change."""
+    """Change an organization's fields; legal document and ids never change. A new parent
+    follows ``_set_parent_organization`` (``back_office``: the Django admin's call)."""
     _refuse_unknown(Organization, changes, UPDATE_FIELDS[Organization])
     organization = _lock_for_update(organization)
     if "parent_organization_id" in changes:
-        _set_parent_organization(organization, changes["parent_organization_id"])
+        _set_parent_organization(
+            organization, changes["parent_organization_id"], actor, back_office=back_office
+        )
     _apply_changes(organization, changes, {"parent_organization_id"})
     return _finish_update(organization, if_match)
 
 
-@transaction.atomic
+@atomic_service
 def delete_organization(actor, organization: Organization, *, if_match: str | None = None) -> None:
     """An organization that still holds live ledgers, segments or child organizations
     cannot be deleted (9002)."""
@@ -513,9 +527,10 @@ def delete_organization(actor, organization: Organization, *, if_match: str | No
 # --------------------------------------------------------------------------- ledgers
 
 
-@transaction.atomic
+@atomic_service
 def create_ledger(actor, organization: Organization, **fields: Any) -> Ledger:
-    """Create a ledger in a live organization."""
+    """Create a ledger in a live organization. Its name (trimmed) must be free,
+    case-insensitively, among the live ledgers of the organization (0002)."""
     _refuse_unknown(Ledger, fields, CREATE_FIELDS[Ledger])
     _require(Ledger, fields)
     _hold_parent(Organization, organization.pk)
@@ -526,17 +541,19 @@ def create_ledger(actor, organization: Organization, **fields: Any) -> Ledger:
     return ledger
 
 
-@transaction.atomic
+@atomic_service
 def update_ledger(
     actor, ledger: Ledger, changes: Mapping[str, Any], *, if_match: str | None = None
 ) -> Ledger:
+    """Change a ledger; a new name must be free, case-insensitively, among the other live
+    ledgers of its organization (0002)."""
     _refuse_unknown(Ledger, changes, UPDATE_FIELDS[Ledger])
     ledger = _lock_for_update(ledger)
     _apply_changes(ledger, changes, set())
     return _finish_update(ledger, if_match)
 
 
-@transaction.atomic
+@atomic_service
 def delete_ledger(actor, ledger: Ledger, *, if_match: str | None = None) -> None:
     """A ledger that still holds live accounts, portfolios or segments cannot be deleted
     (9002)."""
@@ -554,7 +571,7 @@ def delete_ledger(actor, ledger: Ledger, *, if_match: str | None = None) -> None
 # --------------------------------------------------------------------------- segments
 
 
-@transaction.atomic
+@atomic_service
 def create_segment(
     actor, organization: Organization, ledger: Ledger | None = None, **fields: Any
 ) -> Segment:
@@ -576,7 +593,7 @@ def create_segment(
     return segment
 
 
-@transaction.atomic
+@atomic_service
 def update_segment(
     actor, segment: Segment, changes: Mapping[str, Any], *, if_match: str | None = None
 ) -> Segment:
@@ -599,7 +616,7 @@ def update_segment(
     return segment
 
 
-@transaction.atomic
+@atomic_service
 def delete_segment(
     actor, segment: Segment, *, detach: bool = False, if_match: str | None = None
 ) -> dict[str, int]:
@@ -621,15 +638,17 @@ def delete_segment(
             values=counts,
         )
     now = timezone.now()
-    Account.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
+    # The segment is held: whoever else locks one of its members and then waits for more
+    # holds it first (segments.locking), so one statement per table detaches them all.
     Portfolio.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
+    Account.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
     before = _snapshot(segment) | {"detached": counts}
     _soft_delete(segment, now=now)
     _record(segment, actor, HistoryAction.DELETED, before, None)
     return counts
 
 
-@transaction.atomic
+@atomic_service
 def restore_segment(actor, segment: Segment) -> Segment:
     """Bring a deleted segment back, if its name is still free in its scope (0015) and its
     ledger and organization are live. Members detached at delete stay detached."""
@@ -649,7 +668,7 @@ def restore_segment(actor, segment: Segment) -> Segment:
 # --------------------------------------------------------------------------- portfolios
 
 
-@transaction.atomic
+@atomic_service
 def create_portfolio(actor, ledger: Ledger, **fields: Any) -> Portfolio:
     """Create a portfolio in a live ledger; its segment, if any, must accept members of
     that ledger (see ``segment_for_member``)."""
@@ -672,20 +691,23 @@ def create_portfolio(actor, ledger: Ledger, **fields: Any) -> Portfolio:
     return portfolio
 
 
-@transaction.atomic
+@atomic_service
 def update_portfolio(
     actor, portfolio: Portfolio, changes: Mapping[str, Any], *, if_match: str | None = None
 ) -> Portfolio:
     """Change a portfolio; ``segment_id=None`` takes it out of its segment."""
     _refuse_unknown(Portfolio, changes, UPDATE_FIELDS[Portfolio])
+    if "segment_id" in changes:
+        new_id = changes["segment_id"]
+        locking.lock_members(
+            portfolio.organization_id,
+            segments=[_as_uuid(new_id, "segment_id")] if new_id is not None else [],
+            portfolios=[portfolio.pk],
+        )
     portfolio = _lock_for_update(portfolio)
     previous_segment_id = portfolio.segment_id
     if "segment_id" in changes:
         new_id = changes["segment_id"]
-        if new_id is not None:
-            _lock_segments(
-                portfolio.organization_id, previous_segment_id, _as_uuid(new_id, "segment_id")
-            )
         portfolio.segment = (
             segment_for_member(portfolio.ledger, new_id) if new_id is not None else None
         )
@@ -704,10 +726,11 @@ def update_portfolio(
     return portfolio
 
 
-@transaction.atomic
+@atomic_service
 def delete_portfolio(actor, portfolio: Portfolio, *, if_match: str | None = None) -> None:
     """A portfolio that still holds live accounts cannot be deleted (9002); leaving, it
     leaves its segment too."""
+    locking.lock_members(portfolio.organization_id, portfolios=[portfolio.pk])
     portfolio = _lock_for_update(portfolio)
     _check_if_match(portfolio, if_match)
     _refuse_if_children(
@@ -722,7 +745,7 @@ def delete_portfolio(actor, portfolio: Portfolio, *, if_match: str | None = None
 # --------------------------------------------------------------------------- accounts
 
 
-@transaction.atomic
+@atomic_service
 def create_account(actor, ledger: Ledger, **fields: Any) -> Account:
     """Create an account in a live ledger. Its alias is free among the ledger's live
     accounts (0020); its portfolio belongs to the same ledger (0035); its parent account
@@ -738,13 +761,13 @@ def create_account(actor, ledger: Ledger, **fields: Any) -> Account:
     account.metadata = _merge_metadata({}, fields.get("metadata") or {})
     if account.blocked is None:
         account.blocked = False
+    if fields.get("segment_id") is not None:  # segments before member rows (locking)
+        account.segment = segment_for_member(ledger, fields["segment_id"])
     if fields.get("portfolio_id") is not None:
         account.portfolio = _portfolio_in_ledger(ledger, fields["portfolio_id"])
     if fields.get("parent_account_id") is not None:
         _parent_account_in_ledger(account, fields["parent_account_id"])
         account.parent_account_id = _as_uuid(fields["parent_account_id"], "parent_account_id")
-    if fields.get("segment_id") is not None:
-        account.segment = segment_for_member(ledger, fields["segment_id"])
     _validate(account)
     _save(account, create=True)
     _record_membership(
@@ -753,13 +776,23 @@ def create_account(actor, ledger: Ledger, **fields: Any) -> Account:
     return account
 
 
-@transaction.atomic
+@atomic_service
 def update_account(
     actor, account: Account, changes: Mapping[str, Any], *, if_match: str | None = None
 ) -> Account:
     """Change an account; ``segment_id=None`` or ``portfolio_id=None`` clears them. Type,
     asset code, alias and ledger never change."""
     _refuse_unknown(Account, changes, UPDATE_FIELDS[Account])
+    if "segment_id" in changes or "portfolio_id" in changes:
+        new_segment, new_portfolio = changes.get("segment_id"), changes.get("portfolio_id")
+        locking.lock_members(
+            account.organization_id,
+            segments=[_as_uuid(new_segment, "segment_id")] if new_segment is not None else [],
+            portfolios=[_as_uuid(new_portfolio, "portfolio_id")]
+            if new_portfolio is not None
+            else [],
+            accounts=[account.pk],
+        )
     account = _lock_for_update(account)
     previous_segment_id = account.segment_id
     if "portfolio_id" in changes:
@@ -769,10 +802,6 @@ def update_account(
         )
     if "segment_id" in changes:
         new_id = changes["segment_id"]
-        if new_id is not None:
-            _lock_segments(
-                account.organization_id, previous_segment_id, _as_uuid(new_id, "segment_id")
-            )
         account.segment = segment_for_member(account.ledger, new_id) if new_id is not None else None
     if changes.get("blocked", False) is None:
         raise errors.InvalidField(
@@ -790,10 +819,11 @@ def update_account(
     return account
 
 
-@transaction.atomic
+@atomic_service
 def delete_account(actor, account: Account, *, if_match: str | None = None) -> None:
     """An account that is the parent of live accounts cannot be deleted (9002). A deleted
     account leaves its segment (recorded in the segment's history)."""
+    locking.lock_members(account.organization_id, accounts=[account.pk])
     account = _lock_for_update(account)
     _check_if_match(account, if_match)
     _refuse_if_children(
@@ -844,7 +874,7 @@ def _scope_filter(segment: Segment) -> Q:
     return Q(organization_id=segment.organization_id)
 
 
-@transaction.atomic
+@atomic_service
 def assign_members(
     actor,
     segment: Segment,
@@ -860,6 +890,12 @@ def assign_members(
     account_uuids = _unique_uuids(account_ids, "accountIds")
     portfolio_uuids = _unique_uuids(portfolio_ids, "portfolioIds")
     _check_bulk_size(account_uuids, portfolio_uuids)
+    locking.lock_members(
+        segment.organization_id,
+        segments=[segment.pk],
+        accounts=account_uuids,
+        portfolios=portfolio_uuids,
+    )
     segment = _lock_for_update(segment)
     _require_active(segment)
     scope = _scope_filter(segment)
@@ -870,8 +906,8 @@ def assign_members(
         if requested:
             found = set(model.objects.filter(scope, pk__in=requested).values_list("pk", flat=True))
             _refuse_missing(field, requested, found, what)
-    moved_accounts = _move_members(Account, account_uuids, segment, actor)
     moved_portfolios = _move_members(Portfolio, portfolio_uuids, segment, actor)
+    moved_accounts = _move_members(Account, account_uuids, segment, actor)
     _record_membership(
         segment.pk, actor, HistoryAction.MEMBERS_ASSIGNED, moved_accounts, moved_portfolios
     )
@@ -879,13 +915,13 @@ def assign_members(
 
 
 def _move_members(model: type[Entity], ids: list, segment: Segment, actor) -> list:
-    """Tag the rows with the segment; returns the ids that were not already members and
-    records their departure from their previous segments."""
+    """Tag the rows (already locked with their segments, ``locking.lock_members``) with
+    the segment; returns the ids that were not already members and records their
+    departure from their previous segments."""
     if not ids:
         return []
     rows = list(
-        model.objects.select_for_update()
-        .filter(pk__in=ids)
+        model.objects.filter(pk__in=ids)
         .exclude(segment_id=segment.pk)
         .values_list("pk", "segment_id")
     )
@@ -902,7 +938,7 @@ def _move_members(model: type[Entity], ids: list, segment: Segment, actor) -> li
     return changed
 
 
-@transaction.atomic
+@atomic_service
 def remove_members(
     actor,
     segment: Segment,
@@ -915,6 +951,12 @@ def remove_members(
     account_uuids = _unique_uuids(account_ids, "accountIds")
     portfolio_uuids = _unique_uuids(portfolio_ids, "portfolioIds")
     _check_bulk_size(account_uuids, portfolio_uuids)
+    locking.lock_members(
+        segment.organization_id,
+        segments=[segment.pk],
+        accounts=account_uuids,
+        portfolios=portfolio_uuids,
+    )
     segment = _lock_for_update(segment)
     for model, requested, field, what in (
         (Account, account_uuids, "accountIds", "account(s)"),
@@ -936,17 +978,17 @@ def remove_members(
                     values={field: [str(pk) for pk in missing]},
                 )
     now = timezone.now()
-    if account_uuids:
-        Account.objects.filter(pk__in=account_uuids).update(segment=None, updated_at=now)
     if portfolio_uuids:
         Portfolio.objects.filter(pk__in=portfolio_uuids).update(segment=None, updated_at=now)
+    if account_uuids:
+        Account.objects.filter(pk__in=account_uuids).update(segment=None, updated_at=now)
     _record_membership(
         segment.pk, actor, HistoryAction.MEMBERS_REMOVED, account_uuids, portfolio_uuids
     )
     return {"accounts": len(account_uuids), "portfolios": len(portfolio_uuids)}
 
 
-@transaction.atomic
+@atomic_service
 def clear_segments(
     actor,
     ledger: Ledger,
@@ -961,6 +1003,7 @@ def clear_segments(
     account_uuids = _unique_uuids(account_ids, "accountIds")
     portfolio_uuids = _unique_uuids(portfolio_ids, "portfolioIds")
     _check_bulk_size(account_uuids, portfolio_uuids)
+    locking.lock_members(ledger.organization_id, accounts=account_uuids, portfolios=portfolio_uuids)
     by_segment: dict[Any, dict[str, list]] = {}
     for model, requested, field, what, kind in (
         (Account, account_uuids, "accountIds", "account(s)", "account_ids"),
@@ -1028,7 +1071,7 @@ def _refuse_if_children(obj: Entity, children: Mapping[str, int]) -> None:
 # --------------------------------------------------------------------------- membership by filter
 
 
-@transaction.atomic
+@atomic_service
 def assign_accounts_matching(
     actor, segment: Segment, accounts: QuerySet[Account]
 ) -> dict[str, int]:
@@ -1043,13 +1086,28 @@ def assign_accounts_matching(
     counts assigned."""
     if accounts.model is not Account:
         raise TypeError("assign_accounts_matching takes a queryset of accounts.")
-    segment = _lock_for_update(segment)
-    _require_active(segment)
     database = router.db_for_write(Account)
-    candidates = (
+    matching = (
         accounts.using(database)
         .filter(_scope_filter(segment), deleted_at__isnull=True)
         .exclude(segment_id=segment.pk)
+    )
+    # Lock order (segments.locking): the segment and every segment the candidates are in
+    # now, then the rows in id order; a row that moved meanwhile into a segment not
+    # locked here is left out (it changed after this assignment, in effect).
+    previous = {
+        pk
+        for pk in matching.order_by().values_list("segment_id", flat=True).distinct()
+        if pk is not None
+    }
+    locking.lock_segments({segment.pk, *previous}, organization_id=segment.organization_id)
+    segment = _lock_for_update(segment)
+    _require_active(segment)
+    unassigned_or_locked = Q(segment_id__isnull=True)
+    if previous:
+        unassigned_or_locked |= Q(segment_id__in=previous)
+    candidates = (
+        matching.filter(unassigned_or_locked)
         .order_by("pk")
         .select_for_update(of=("self",))
         .values_list("pk", "segment_id")

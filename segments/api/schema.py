@@ -74,7 +74,7 @@ ERROR_DESCRIPTIONS = {
     404: "Not found, deleted, or not yours (0007); an id in the body not found (0035-0038).",
     405: "Method not allowed on this route.",
     406: "Only JSON responses are available.",
-    409: "Conflict: duplicate name or alias (0015, 0020), members or children left (9001, "
+    409: "Conflict: duplicate name or alias (0002, 0015, 0020), members or children left (9001, "
     "9002), Idempotency-Key reused with another body (9007).",
     412: "If-Match does not match the current ETag (9006).",
     413: "The request body is larger than 2 MiB (MAX_REQUEST_BODY_BYTES).",

@@ -275,14 +275,24 @@ def test_every_entity_model_is_registered():
     assert Status.ACTIVE
 
 
+def _unbounded_scans(queries) -> list[str]:
+    """Statements that read every matching row: DISTINCT dates, or MIN/MAX without the
+    paginator's LIMIT."""
+    return [
+        q["sql"]
+        for q in queries
+        if "DISTINCT" in q["sql"].upper()
+        or ("MIN(" in q["sql"].upper() and not re.search(r"LIMIT \d+", q["sql"]))
+    ]
+
+
 def test_date_drill_down_reads_two_rows_instead_of_scanning_all(staff_client, ledger):
     old = AccountFactory(ledger=ledger)
     Account.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=800))
     AccountFactory.create_batch(3, ledger=ledger)
     with CaptureQueriesContext(connection) as queries:
         response = staff_client.get("/admin/segments/account/")
-    sql = " ".join(q["sql"].upper() for q in queries)
-    assert "DISTINCT" not in sql and "MIN(" not in sql
+    assert not _unbounded_scans(queries)
     content = response.content.decode()
     this_year, first_year = timezone.now().year, (timezone.now() - dt.timedelta(days=800)).year
     for year in range(first_year, this_year + 1):
