@@ -28,7 +28,10 @@ from segments.ratelimit import LOGIN_FAILURES_ALLOWED
 from tests.factories import LedgerFactory, OrganizationFactory, UserFactory, member, token_for
 
 ROOT = Path(__file__).resolve().parent.parent
-PORTS = (8440, 8441)
+# Two ports per xdist worker (gw0: 8440/8441 … gw3: 8446/8447), so parallel workers that
+# each start their pair never collide.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 4
+PORTS = (8440 + 2 * _WORKER, 8441 + 2 * _WORKER)
 THROTTLE_RATE = 10  # requests per minute per token, given to both servers
 LOCKED = "this account is temporarily locked"
 
