@@ -47,13 +47,14 @@ class ApiRateThrottle(SimpleRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         current_key = f"{self.key}:{window}"
-        # Kept through the next window, where it is the previous one.
-        self.cache.add(current_key, 0, 2 * self.duration)
         try:
             number = self.cache.incr(current_key)
-        except ValueError:  # evicted between add and incr
-            self.cache.add(current_key, 0, 2 * self.duration)
-            number = self.cache.incr(current_key)
+        except ValueError:  # the window's first request
+            # Kept through the next window, where it is the previous one.
+            if self.cache.add(current_key, 1, 2 * self.duration):
+                number = 1
+            else:  # another request created it meanwhile
+                number = self.cache.incr(current_key)
         self.previous = self.cache.get(f"{self.key}:{window - 1}", 0)
         self.elapsed = (self.now % self.duration) / self.duration
         if self.previous * (1 - self.elapsed) + number <= self.num_requests:
