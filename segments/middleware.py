@@ -129,8 +129,9 @@ class BodySizeLimitMiddleware:
 
 class DatabaseUnavailableMiddleware:
     """While the database cannot be reached, answer 503 (a problem document under
-    ``/v1/``, a short page elsewhere) with ``Retry-After``, instead of a 500. Nothing was
-    changed: the failed transaction never committed."""
+    ``/v1/``, a short page elsewhere) with ``Retry-After``, instead of a 500. A deadlock or
+    serialization failure is not an outage: 409 ``9009`` (``errors.database_error``).
+    Nothing was changed: the failed transaction never committed."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -141,8 +142,15 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from segments import errors
 
-        if not isinstance(exception, errors.DATABASE_UNAVAILABLE):
+        error = errors.database_error(exception)
+        if error is None:
             return None
+        if isinstance(error, errors.ConcurrentChange):
+            # A lost race for locks is no outage: 409, the client retries (9009).
+            logging.getLogger("segments.requests").warning("lock conflict: %s", exception)
+            if _is_api(request):
+                return _api_problem(request, error, {})
+            return HttpResponse(error.message, status=409, content_type="text/plain; charset=utf-8")
         logging.getLogger("segments.requests").warning("database unavailable: %s", exception)
         if _is_api(request):
             return _api_problem(request, errors.ServiceUnavailable(), {"Retry-After": "5"})

@@ -7,7 +7,10 @@ that organization decides what they may do:
 - ``operator``: view, create, update and assign members;
 - ``admin``: all of the above, plus delete and manage memberships.
 
-Another organization's rows are simply not there for the user (404, never 403).
+Another organization's rows are simply not there for the user (404, never 403), also
+when a request body names them (``may_name_parent_organization``). The back office (the
+Django admin) is the one exception: there an active staff user sees every organization
+(``visible_organizations(..., back_office=True)``).
 """
 
 from __future__ import annotations
@@ -84,6 +87,38 @@ def role_of(user, organization_id) -> str | None:
         .values_list("role", flat=True)
         .first()
     )
+
+
+def _is_active_staff(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def visible_organizations(user, *, back_office: bool = False) -> models.QuerySet[Organization]:
+    """The organizations ``user`` can see: those where they hold a membership, whatever the
+    role. In the back office (the Django admin, ``back_office=True``) an active staff user
+    sees every organization. Anonymous and inactive users see none."""
+    if back_office and _is_active_staff(user):
+        return Organization.objects.all()
+    return restrict(Organization.objects.all(), user, Action.VIEW)
+
+
+def may_name_parent_organization(user, organization_id, *, back_office: bool = False) -> bool:
+    """Whether ``user`` may make ``organization_id`` an organization's parent. One they
+    cannot see (``visible_organizations``) gives False, exactly as an id that does not
+    exist, so the caller answers both with the same "not found" and nothing tells them
+    apart; one they see where their role does not allow change raises
+    ``PermissionDenied`` (9004), since a child changes its parent (an organization with
+    live children cannot be deleted). In the back office an active staff user may name any
+    organization."""
+    if not visible_organizations(user, back_office=back_office).filter(pk=organization_id).exists():
+        return False
+    if not (back_office and _is_active_staff(user)) and not can(
+        user, organization_id, Action.CHANGE
+    ):
+        raise PermissionDenied(
+            "Your role in the parent organization does not allow linking an organization under it."
+        )
+    return True
 
 
 def authorize_organization_create(user) -> None:

@@ -3,6 +3,7 @@ goes through ``segments.services`` (see ``segments.admin.base``)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.contrib import admin
@@ -62,7 +63,8 @@ class OrganizationAdmin(EntityAdmin):
         METADATA_FIELDSET,
     )
     error_fields = {errors.OrganizationNotFound: "parent_organization"}
-    update_service = staticmethod(services.update_organization)
+    # The back office: staff may name any live organization as a parent (tenancy).
+    update_service = staticmethod(functools.partial(services.update_organization, back_office=True))
     delete_service = staticmethod(services.delete_organization)
 
     def get_form(self, request, obj=None, change=False, **kwargs) -> type[ServiceForm]:
@@ -72,7 +74,7 @@ class OrganizationAdmin(EntityAdmin):
         return form_class
 
     def create(self, actor: Any, form: ServiceForm, fields: dict[str, Any]) -> Organization:
-        return services.create_organization(actor, **fields)
+        return services.create_organization(actor, back_office=True, **fields)
 
 
 @admin.register(Ledger)

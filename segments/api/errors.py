@@ -249,10 +249,14 @@ def problem_from_exception(exc: BaseException) -> tuple[Problem, dict[str, str]]
     elif isinstance(exc, DjangoPermissionDenied):
         exc = errors.PermissionDenied()
 
-    if isinstance(exc, errors.DATABASE_UNAVAILABLE):
+    database_error = errors.database_error(exc)
+    if isinstance(database_error, errors.ConcurrentChange):
+        logger.warning("Lock conflict while serving an API request: %s", exc)
+        exc = database_error
+    elif database_error is not None:
         logger.warning("Database unavailable while serving an API request: %s", exc)
         headers["Retry-After"] = "5"
-        exc = errors.ServiceUnavailable()
+        exc = database_error
     if isinstance(exc, errors.DomainError):
         if exc.http_status >= 500 and exc.http_status != 503:
             logger.error("Domain error %s while serving an API request", exc.code, exc_info=exc)

@@ -1,11 +1,8 @@
 """Races through the real HTTP stack: a live server (one thread and one PostgreSQL
-connection per request) and clients released at the same instant."""
+connection per request) and clients released at the same instant (``tests.live_http``)."""
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
 import urllib.request
 
 import pytest
@@ -19,45 +16,9 @@ from tests.factories import (
     member,
     token_for,
 )
+from tests.live_http import at_once, call
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def call(method: str, url: str, token: str, body=None, headers=None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method=method,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            **(headers or {}),
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else {}
-
-
-def at_once(count: int, work) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait(timeout=10)
-        results[index] = work(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.fixture
