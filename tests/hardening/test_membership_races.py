@@ -68,7 +68,14 @@ def assert_consistent(ledger) -> None:
             assert (accounts, portfolios) == (counted_accounts, counted_portfolios), pk
 
 
-def test_bulk_assignment_racing_patches_into_the_same_segment_all_succeed(setting):
+def report(capsys, line: str) -> None:
+    """Print the figures even when pytest captures output, so `make test` and the CI log
+    show them."""
+    with capsys.disabled():
+        print(line)
+
+
+def test_bulk_assignment_racing_patches_into_the_same_segment_all_succeed(setting, capsys):
     """The deadlock of issue 10 item 4: the bulk path locked the segment then the accounts,
     a PATCH of segmentId the account then the segment; PostgreSQL killed one side and the
     client read 503 9008 "database unavailable"."""
@@ -92,12 +99,12 @@ def test_bulk_assignment_racing_patches_into_the_same_segment_all_succeed(settin
         if statuses == [200] * 8:
             segment.refresh_from_db()
             assert segment.account_count == 150
-    print(f"\nbulk vs PATCH race: {dict(figures)}")
+    report(capsys, f"\nbulk vs PATCH race: {dict(figures)}")
     assert figures["2xx"] == figures["requests"] == 32, dict(figures)
     assert_consistent(ledger)
 
 
-def test_assign_patch_remove_and_delete_of_one_segment_at_once(setting):
+def test_assign_patch_remove_and_delete_of_one_segment_at_once(setting, capsys):
     ledger, token, base = setting["ledger"], setting["token"], setting["base"]
     figures: Counter = Counter()
     threads, steps, rounds = 16, 3, 3
@@ -151,9 +158,10 @@ def test_assign_patch_remove_and_delete_of_one_segment_at_once(setting):
         figures["segments deleted"] += Segment.all_objects.filter(
             pk=doomed.pk, deleted_at__isnull=False
         ).count()
-    print(
+    report(
+        capsys,
         f"\nmembership race: {figures['requests']} requests, {figures['2xx']} 2xx, "
-        f"{figures['4xx']} 4xx, {figures['5xx']} 5xx; {dict(figures)}"
+        f"{figures['4xx']} 4xx, {figures['5xx']} 5xx; {dict(figures)}",
     )
     assert figures["requests"] == threads * steps * rounds >= 100
     assert figures["5xx"] == 0
