@@ -10,6 +10,11 @@ Rules:
   an anonymous visitor the login page;
 - a member file is what ``manage.py import_segment_members`` reads back: its ``kind`` and
   ``id`` columns name each account or portfolio;
+- the header row is in the user's language (``COLUMN_LABELS``: ``kind`` reads
+  ``tipo_de_membro`` in Portuguese), machine-friendly in every language (lower case, no
+  spaces); ``column_headers`` gives every language's header of a column, so the import
+  reads a file exported in any of them. Values (``account``, ``ledger``, ``ACTIVE``) are
+  data and are never translated;
 - no cell is ever a formula: every value the rows hold is written by ``cell``, and every
   text — names, descriptions, aliases, types, codes, ids alike — goes through
   ``defuse``: one starting with ``= + - @``, a tab or a carriage return gets a leading
@@ -31,6 +36,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import (
@@ -43,6 +49,7 @@ from django.http import (
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
+from django.utils.translation import override, pgettext_lazy
 from django.views.decorators.http import require_GET
 
 from segments import selectors
@@ -86,6 +93,50 @@ MEMBER_COLUMNS = (
     "segment_name",
 )
 MEMBER_KINDS = ("accounts", "portfolios")
+
+
+# Spelled out (not built in a loop) so that makemessages finds each header.
+COLUMN_LABELS = {
+    "id": pgettext_lazy("CSV column header", "id"),
+    "name": pgettext_lazy("CSV column header", "name"),
+    "description": pgettext_lazy("CSV column header", "description"),
+    "scope": pgettext_lazy("CSV column header", "scope"),
+    "organization_id": pgettext_lazy("CSV column header", "organization_id"),
+    "ledger_id": pgettext_lazy("CSV column header", "ledger_id"),
+    "status": pgettext_lazy("CSV column header", "status"),
+    "status_description": pgettext_lazy("CSV column header", "status_description"),
+    "accounts": pgettext_lazy("CSV column header", "accounts"),
+    "portfolios": pgettext_lazy("CSV column header", "portfolios"),
+    "metadata": pgettext_lazy("CSV column header", "metadata"),
+    "created_at": pgettext_lazy("CSV column header", "created_at"),
+    "updated_at": pgettext_lazy("CSV column header", "updated_at"),
+    "kind": pgettext_lazy("CSV column header", "kind"),
+    "alias": pgettext_lazy("CSV column header", "alias"),
+    "type": pgettext_lazy("CSV column header", "type"),
+    "asset_code": pgettext_lazy("CSV column header", "asset_code"),
+    "portfolio_id": pgettext_lazy("CSV column header", "portfolio_id"),
+    "entity_id": pgettext_lazy("CSV column header", "entity_id"),
+    "blocked": pgettext_lazy("CSV column header", "blocked"),
+    "segment_id": pgettext_lazy("CSV column header", "segment_id"),
+    "segment_name": pgettext_lazy("CSV column header", "segment_name"),
+}
+
+
+def header_row(columns: Sequence[str]) -> list[str]:
+    """The header of ``columns`` in the active language."""
+    return [str(COLUMN_LABELS[column]) for column in columns]
+
+
+def column_headers(column: str) -> set[str]:
+    """Every header ``column`` has in a language of the site (lower case); a column that
+    no export writes is known by its name alone."""
+    headers = {column}
+    if column not in COLUMN_LABELS:
+        return headers
+    for language, _name in settings.LANGUAGES:
+        with override(language):
+            headers.add(str(COLUMN_LABELS[column]).lower())
+    return headers
 
 
 # --------------------------------------------------------------------------- streaming
@@ -140,9 +191,11 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
 def csv_response(
     filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> StreamingHttpResponse:
-    """A streamed CSV download; ``rows`` is consumed while the response is sent."""
+    """A streamed CSV download of ``rows`` under the ``header`` columns (keys of
+    ``COLUMN_LABELS``, written in the active language); ``rows`` is consumed while the
+    response is sent."""
     response = StreamingHttpResponse(
-        csv_chunks(header, rows), content_type="text/csv; charset=utf-8"
+        csv_chunks(header_row(header), rows), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = "no-store"

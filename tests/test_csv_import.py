@@ -294,3 +294,29 @@ def staff_actor(db):
     from tests.factories import UserFactory
 
     return UserFactory(username="importer")
+
+
+def test_a_member_export_in_portuguese_has_portuguese_headers_and_imports_back(
+    tmp_path, client, users, ledger
+):
+    source = SegmentFactory(ledger=ledger, name="Black")
+    target = SegmentFactory(ledger=ledger, name="Platinum")
+    accounts = AccountFactory.create_batch(3, ledger=ledger, segment=source)
+    portfolio = PortfolioFactory(ledger=ledger, segment=source)
+    client.force_login(users["viewer"])
+    url = reverse(
+        "exports:segment_members_csv", args=[ledger.organization_id, ledger.pk, source.pk]
+    )
+    response = client.get(url, headers={"accept-language": "pt-br"})
+    exported = b"".join(response.streaming_content).decode()
+    header = next(csv.reader(io.StringIO(exported)))
+    assert header[:4] == ["tipo_de_membro", "id", "apelido", "nome"]
+    assert "kind" not in header
+    path = tmp_path / "exportacao.csv"
+    path.write_text(exported, encoding="utf-8", newline="")
+
+    out, _ = run(target, path)
+
+    assert "Assigned 3 account(s) and 1 portfolio(s)" in out
+    assert set(Account.objects.filter(segment=target)) == set(accounts)
+    assert list(Portfolio.objects.filter(segment=target)) == [portfolio]

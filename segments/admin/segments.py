@@ -18,6 +18,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -31,9 +32,11 @@ from segments.admin.base import (
     EntityAdmin,
     LabelledChoicesMixin,
     LabelledRelatedFilter,
+    QuickDatesChangeList,
     SegmentFilter,
     ServiceForm,
 )
+from segments.console.presenters import MemberLabels, member_labels, members_named
 from segments.exports import (
     MEMBER_COLUMNS,
     csv_response,
@@ -176,7 +179,7 @@ class SegmentAdmin(EntityAdmin):
             "members_csv_url": reverse("admin:segments_segment_members_csv", args=[segment.pk]),
             "history_url": reverse("admin:segments_segmenthistory_changelist")
             + f"?segment={segment.pk}",
-            "latest_history": [(entry, history_summary(entry)) for entry in history],
+            "latest_history": list(zip(history, history_summaries(history), strict=True)),
         }
 
     def get_urls(self) -> list:
@@ -338,8 +341,9 @@ def _counted(counts: dict) -> str:
     return ", ".join(parts)
 
 
-def history_summary(entry: SegmentHistory) -> str:
-    """One line saying what a history entry changed."""
+def history_summary(entry: SegmentHistory, labels: MemberLabels) -> str:
+    """One line saying what a history entry changed, its members named (``labels``, from
+    ``presenters.member_labels``: up to ten, then "and N more")."""
     before, after = entry.before or {}, entry.after or {}
     if entry.action == HistoryAction.UPDATED:
         return "; ".join(
@@ -348,11 +352,31 @@ def history_summary(entry: SegmentHistory) -> str:
     if entry.action in (HistoryAction.MEMBERS_ASSIGNED, HistoryAction.MEMBERS_REMOVED):
         payload = after if entry.action == HistoryAction.MEMBERS_ASSIGNED else before
         sign = "+" if entry.action == HistoryAction.MEMBERS_ASSIGNED else "−"
-        return f"{sign}{_counted(payload)}"
+        named = members_named(payload, labels)
+        return f"{sign}{_counted(payload)}" + (f": {named}" if named else "")
     if entry.action == HistoryAction.DELETED:
         detached = _counted(before.get("detached") or {})
         return f"detached {detached}" if detached else ""
     return f"name: {_short(after.get('name'))}" if after else ""
+
+
+def history_summaries(entries: list[SegmentHistory]) -> list[str]:
+    """``history_summary`` of each entry, their members' names looked up once."""
+    labels = member_labels(entries)
+    return [history_summary(entry, labels) for entry in entries]
+
+
+class HistoryChangeList(QuickDatesChangeList):
+    """Describes the page's entries once, so that naming their members costs two queries
+    for the page rather than two per row."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        for entry, summary in zip(
+            self.result_list, history_summaries(self.result_list), strict=True
+        ):
+            entry.summary_line = summary
 
 
 def _pretty(value: Any) -> str:
@@ -393,9 +417,14 @@ class SegmentHistoryAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin)
     )
     readonly_fields = fields
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return HistoryChangeList
+
     @admin.display(description="change")
     def summary(self, obj: SegmentHistory) -> str:
-        return history_summary(obj)
+        if hasattr(obj, "summary_line"):
+            return obj.summary_line
+        return history_summaries([obj])[0]
 
     @admin.display(description="before")
     def before_json(self, obj: SegmentHistory) -> str:

@@ -1,5 +1,9 @@
-"""Words for what the console shows: status labels, and segment history entries
-rendered readably (who, what, when, before → after)."""
+"""Words for what the console and the admin show: status labels, and segment history
+entries rendered readably (who, what, when, before → after, and the members an entry
+added or removed, by name: up to ten, then "and N more").
+
+``history_entries`` describes a page of entries with at most two extra queries (the
+members' names, looked up once for the whole page, deleted members included)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from segments.models import HistoryAction, SegmentHistory, Status
+from segments.models import Account, HistoryAction, Portfolio, SegmentHistory, Status
 from segments.validators import metadata_value_text
 
 STATUS_LABELS = {
@@ -28,6 +32,8 @@ ACTION_LABELS = {
     HistoryAction.MEMBERS_ASSIGNED: _("Members added"),
     HistoryAction.MEMBERS_REMOVED: _("Members removed"),
 }
+
+MEMBERS_NAMED = 10
 
 FIELD_LABELS = {
     "name": _("Name"),
@@ -57,6 +63,7 @@ class HistoryEntry:
     action: str
     kind: str
     summary: str = ""
+    members: str = ""  # the members added or removed, by name
     changes: list[Change] = field(default_factory=list)
 
 
@@ -88,6 +95,62 @@ def _members(payload: Mapping[str, Any] | None) -> str:
     return gettext(" and ").join(parts) if parts else gettext("no members")
 
 
+MemberLabels = dict[str, str]
+
+
+def _named_ids(payload: Mapping[str, Any] | None, kind: str) -> list[str]:
+    return [str(pk) for pk in ((payload or {}).get(kind) or [])[:MEMBERS_NAMED]]
+
+
+def _member_payload(entry: SegmentHistory) -> Mapping[str, Any]:
+    if entry.action == HistoryAction.MEMBERS_ASSIGNED:
+        return entry.after or {}
+    if entry.action == HistoryAction.MEMBERS_REMOVED:
+        return entry.before or {}
+    return {}
+
+
+def member_labels(entries: Iterable[SegmentHistory]) -> MemberLabels:
+    """The names of the members that these entries added or removed (at most ten an
+    entry): an account by its alias, else its name; a portfolio by its name; a member
+    that no longer exists by its id. One query per kind for all the entries."""
+    account_ids: set[str] = set()
+    portfolio_ids: set[str] = set()
+    for entry in entries:
+        payload = _member_payload(entry)
+        account_ids.update(_named_ids(payload, "accountIds"))
+        portfolio_ids.update(_named_ids(payload, "portfolioIds"))
+    labels: MemberLabels = {}
+    if account_ids:
+        for pk, alias, name in Account.all_objects.filter(pk__in=account_ids).values_list(
+            "pk", "alias", "name"
+        ):
+            labels[str(pk)] = alias or name or str(pk)
+    if portfolio_ids:
+        for pk, name in Portfolio.all_objects.filter(pk__in=portfolio_ids).values_list(
+            "pk", "name"
+        ):
+            labels[str(pk)] = name or str(pk)
+    return labels
+
+
+def members_named(payload: Mapping[str, Any], labels: MemberLabels) -> str:
+    """``@ana, @bruno and 3 more``: up to ten members by name, then how many more."""
+    total = (payload.get("accounts") or 0) + (payload.get("portfolios") or 0)
+    ids = _named_ids(payload, "accountIds") + _named_ids(payload, "portfolioIds")
+    names = [labels.get(pk, pk) for pk in ids[:MEMBERS_NAMED]]
+    if not names:
+        return ""
+    named = ", ".join(names)
+    more = total - len(names)
+    if more > 0:
+        return ngettext("%(names)s and %(count)s more", "%(names)s and %(count)s more", more) % {
+            "names": named,
+            "count": more,
+        }
+    return named
+
+
 def _field_changes(
     before: Mapping[str, Any], after: Mapping[str, Any], *, initial: bool = False
 ) -> list[Change]:
@@ -112,7 +175,9 @@ def _field_changes(
     return changes
 
 
-def history_entry(entry: SegmentHistory) -> HistoryEntry:
+def history_entry(entry: SegmentHistory, labels: MemberLabels | None = None) -> HistoryEntry:
+    """One entry in words; ``labels`` names its members (``member_labels``)."""
+    labels = labels if labels is not None else member_labels([entry])
     before, after = entry.before or {}, entry.after or {}
     item = HistoryEntry(
         when=entry.created_at,
@@ -136,10 +201,15 @@ def history_entry(entry: SegmentHistory) -> HistoryEntry:
             item.summary = gettext("Deleted.")
     elif entry.action == HistoryAction.MEMBERS_ASSIGNED:
         item.summary = gettext("Added %(members)s.") % {"members": _members(after)}
+        item.members = members_named(after, labels)
     elif entry.action == HistoryAction.MEMBERS_REMOVED:
         item.summary = gettext("Removed %(members)s.") % {"members": _members(before)}
+        item.members = members_named(before, labels)
     return item
 
 
 def history_entries(entries: Iterable[SegmentHistory]) -> list[HistoryEntry]:
-    return [history_entry(entry) for entry in entries]
+    """A page of entries in words, their members' names looked up once for the page."""
+    entries = list(entries)
+    labels = member_labels(entries)
+    return [history_entry(entry, labels) for entry in entries]

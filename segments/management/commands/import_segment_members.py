@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from segments import services
 from segments.errors import DomainError
-from segments.exports import restore
+from segments.exports import column_headers, restore
 from segments.models import Account, Portfolio, Segment, Status
 from segments.validators import ALIAS_PATTERN
 
@@ -326,13 +326,20 @@ def _numbered(reader) -> Iterator[tuple[int, list[str]]]:
         line = reader.line_num + 1
 
 
+def _find(names: list[str], column: str) -> int | None:
+    """Where ``column`` stands among ``names``, under its header in any language."""
+    headers = column_headers(column)
+    return next((index for index, name in enumerate(names) if name in headers), None)
+
+
 def _columns(first_row: list[str]) -> tuple[int, int | None, bool]:
-    """(value column, kind column, whether the first row is data) from the first row."""
+    """(value column, kind column, whether the first row is data) from the first row;
+    headers are recognised in every language an export writes them in."""
     names = [cell.strip().lower() for cell in first_row]
     for name in VALUE_COLUMNS:
-        if name in names:
-            kind = names.index(KIND_COLUMN) if KIND_COLUMN in names else None
-            return names.index(name), kind, False
+        value = _find(names, name)
+        if value is not None:
+            return value, _find(names, KIND_COLUMN), False
     return 0, None, True
 
 
