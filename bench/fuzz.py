@@ -70,7 +70,7 @@ def fuzz(base: str, token: str, ids: dict[str, str], wanted: int) -> int:
 
         try:
             answers_as_documented()
-        except Exception as failure:  # every operation is reported, not only the first
+        except (Exception, BaseExceptionGroup) as failure:  # report all, not the first
             failures.append(
                 f"{operation.method.upper()} {operation.path} ({mode.value}): {failure}"
             )
@@ -79,7 +79,7 @@ def fuzz(base: str, token: str, ids: dict[str, str], wanted: int) -> int:
             before = sent
             try:
                 answers_as_documented()
-            except Exception as failure:
+            except (Exception, BaseExceptionGroup) as failure:
                 failures.append(f"{operation.method.upper()} {operation.path}: {failure}")
             if sent == before:
                 break

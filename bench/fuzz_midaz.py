@@ -193,7 +193,8 @@ class Tally:
 
 def send_client_bodies(operations, base: str, token: str, ids: dict, tally: Tally) -> None:
     """Each create and update, with each body a Midaz client sends: it must succeed and
-    answer as Midaz's document says."""
+    answer as Midaz's document says. (Schemathesis raises failed checks as a
+    ``FailureGroup``, a ``BaseExceptionGroup``: caught with the rest.)"""
     from tests.api.test_openapi_conformance import CHECKS
 
     for operation in operations:
@@ -210,7 +211,7 @@ def send_client_bodies(operations, base: str, token: str, ids: dict, tally: Tall
                 case.validate_response(response, checks=CHECKS)
                 if response.status_code >= 300:
                     raise AssertionError(f"refused {json.dumps(body)}: {response.text}")
-            except Exception as failure:
+            except (Exception, BaseExceptionGroup) as failure:
                 where = f"{operation.method.upper()} {operation.path} (a Midaz client's body)"
                 tally.failures.append(f"{where}: {failure}")
 
@@ -255,7 +256,7 @@ def fuzz(base: str, token: str, ids: dict, wanted: int) -> int:
             before = sent
             try:
                 answers_as_midaz_documents()
-            except Exception as failure:  # every operation is reported, not only the first
+            except (Exception, BaseExceptionGroup) as failure:  # report all, not the first
                 where = f"{operation.method.upper()} {operation.path} ({label})"
                 tally.failures.append(f"{where}: {failure}")
                 break
