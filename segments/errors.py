@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db import InterfaceError, OperationalError
+from django.utils.translation import gettext_noop
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -34,7 +35,7 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "9999"
     http_status: ClassVar[int] = 500
-    title: ClassVar[str] = "Internal Server Error"
+    title: ClassVar[str] = gettext_noop("Internal Server Error")
     default_message: ClassVar[str] = "The request could not be processed."
     # True where ``fields`` name what the client sent (a query parameter, a path in the
     # body) rather than model fields, which the API renames to its camelCase.
@@ -59,103 +60,103 @@ class DomainError(Exception):
 
 
 class LedgerNameConflict(DomainError):
-    code, http_status, title = "0002", 409, "Ledger Name Conflict"
+    code, http_status, title = "0002", 409, gettext_noop("Ledger Name Conflict")
     default_message = "A ledger with this name already exists in this organization."
 
 
 class EntityNotFound(DomainError):
-    code, http_status, title = "0007", 404, "Entity Not Found"
+    code, http_status, title = "0007", 404, gettext_noop("Entity Not Found")
     default_message = "No entity was found for the given ID."
 
 
 class MissingFields(DomainError):
-    code, http_status, title = "0009", 400, "Missing Fields in Request"
+    code, http_status, title = "0009", 400, gettext_noop("Missing Fields in Request")
     default_message = "Your request is missing one or more required fields."
 
 
 class SegmentNotActive(DomainError):
-    code, http_status, title = "0014", 422, "Segment Not Active"
+    code, http_status, title = "0014", 422, gettext_noop("Segment Not Active")
     default_message = "The segment is not ACTIVE; only active segments accept members."
 
 
 class DuplicateSegmentName(DomainError):
-    code, http_status, title = "0015", 409, "Duplicate Segment Name Error"
+    code, http_status, title = "0015", 409, gettext_noop("Duplicate Segment Name Error")
     default_message = "A segment with this name already exists in this scope."
 
 
 class DuplicateAlias(DomainError):
-    code, http_status, title = "0020", 409, "Alias Unavailability Error"
+    code, http_status, title = "0020", 409, gettext_noop("Alias Unavailability Error")
     default_message = "An account with this alias already exists in this ledger."
 
 
 class PortfolioNotFound(DomainError):
-    code, http_status, title = "0035", 404, "Portfolio ID Not Found"
+    code, http_status, title = "0035", 404, gettext_noop("Portfolio ID Not Found")
     default_message = "The portfolio was not found in this ledger."
 
 
 class SegmentNotFound(DomainError):
-    code, http_status, title = "0036", 404, "Segment ID Not Found"
+    code, http_status, title = "0036", 404, gettext_noop("Segment ID Not Found")
     default_message = "The segment was not found in this ledger or organization."
 
 
 class LedgerNotFound(DomainError):
-    code, http_status, title = "0037", 404, "Ledger ID Not Found"
+    code, http_status, title = "0037", 404, gettext_noop("Ledger ID Not Found")
     default_message = "The ledger was not found."
 
 
 class OrganizationNotFound(DomainError):
-    code, http_status, title = "0038", 404, "Organization ID Not Found"
+    code, http_status, title = "0038", 404, gettext_noop("Organization ID Not Found")
     default_message = "The organization was not found."
 
 
 class InvalidField(DomainError):
-    code, http_status, title = "0047", 400, "Bad Request"
+    code, http_status, title = "0047", 400, gettext_noop("Bad Request")
     default_message = "One or more fields break a rule."
 
 
 class MetadataKeyTooLong(DomainError):
-    code, http_status, title = "0050", 400, "Metadata Key Length Exceeded"
+    code, http_status, title = "0050", 400, gettext_noop("Metadata Key Length Exceeded")
     default_message = "A metadata key is longer than 100 characters."
 
 
 class MetadataValueTooLong(DomainError):
-    code, http_status, title = "0051", 400, "Metadata Value Length Exceeded"
+    code, http_status, title = "0051", 400, gettext_noop("Metadata Value Length Exceeded")
     default_message = "A metadata value is longer than 2000 characters."
 
 
 class UnexpectedFields(DomainError):
-    code, http_status, title = "0053", 400, "Unexpected Fields in the Request"
+    code, http_status, title = "0053", 400, gettext_noop("Unexpected Fields in the Request")
     default_message = "The request contains fields that are unknown or read-only."
 
 
 class InvalidPathParameter(DomainError):
-    code, http_status, title = "0065", 400, "Invalid Path Parameter"
+    code, http_status, title = "0065", 400, gettext_noop("Invalid Path Parameter")
     default_message = "A path parameter is not a valid UUID."
 
 
 class NestedMetadata(DomainError):
-    code, http_status, title = "0067", 400, "Invalid Metadata Nesting"
+    code, http_status, title = "0067", 400, gettext_noop("Invalid Metadata Nesting")
     default_message = "Metadata values must be flat: objects and arrays are not allowed."
 
 
 class LimitTooLarge(DomainError):
-    code, http_status, title = "0080", 400, "Pagination Limit Exceeded"
+    code, http_status, title = "0080", 400, gettext_noop("Pagination Limit Exceeded")
     default_message = "The limit may not exceed 100."
 
 
 class InvalidSortOrder(DomainError):
-    code, http_status, title = "0081", 400, "Invalid Sort Order"
+    code, http_status, title = "0081", 400, gettext_noop("Invalid Sort Order")
     default_message = "sort_order must be 'asc' or 'desc'."
 
 
 class MalformedQuery(DomainError):
-    code, http_status, title = "0082", 400, "Invalid Query Parameter"
+    code, http_status, title = "0082", 400, gettext_noop("Invalid Query Parameter")
     default_message = "A query parameter is malformed."
     fields_named_as_sent = True
 
 
 class InvalidDateRange(DomainError):
-    code, http_status, title = "0083", 400, "Invalid Date Range"
+    code, http_status, title = "0083", 400, gettext_noop("Invalid Date Range")
     default_message = (
         "start_date and end_date must both be given as YYYY-MM-DD, with start_date "
         "not after end_date."
@@ -163,58 +164,58 @@ class InvalidDateRange(DomainError):
 
 
 class InvalidJSON(DomainError):
-    code, http_status, title = "0094", 400, "Invalid Request Body"
+    code, http_status, title = "0094", 400, gettext_noop("Invalid Request Body")
     default_message = "The request body is not valid JSON."
     fields_named_as_sent = True
 
 
 class RouteNotFound(DomainError):
-    code, http_status, title = "0484", 404, "Route Not Found"
+    code, http_status, title = "0484", 404, gettext_noop("Route Not Found")
     default_message = "No API route matches this method and path."
 
 
 class SegmentHasMembers(DomainError):
-    code, http_status, title = "9001", 409, "Segment Has Members"
+    code, http_status, title = "9001", 409, gettext_noop("Segment Has Members")
     default_message = "The segment still has members."
 
 
 class HasLiveChildren(DomainError):
-    code, http_status, title = "9002", 409, "Entity Has Children"
+    code, http_status, title = "9002", 409, gettext_noop("Entity Has Children")
     default_message = "The entity still holds live children."
 
 
 class NotAuthenticated(DomainError):
-    code, http_status, title = "9003", 401, "Unauthorized"
+    code, http_status, title = "9003", 401, gettext_noop("Unauthorized")
     default_message = "Authentication credentials are missing or invalid."
 
 
 class PermissionDenied(DomainError):
-    code, http_status, title = "9004", 403, "Forbidden"
+    code, http_status, title = "9004", 403, gettext_noop("Forbidden")
     default_message = "Your role in this organization does not allow this action."
 
 
 class TooManyRequests(DomainError):
-    code, http_status, title = "9005", 429, "Too Many Requests"
+    code, http_status, title = "9005", 429, gettext_noop("Too Many Requests")
     default_message = "Too many requests; retry later."
 
 
 class PreconditionFailed(DomainError):
-    code, http_status, title = "9006", 412, "Precondition Failed"
+    code, http_status, title = "9006", 412, gettext_noop("Precondition Failed")
     default_message = "The entity changed since you read it (If-Match does not match the ETag)."
 
 
 class IdempotencyConflict(DomainError):
-    code, http_status, title = "9007", 409, "Idempotency Key Reused"
+    code, http_status, title = "9007", 409, gettext_noop("Idempotency Key Reused")
     default_message = "This Idempotency-Key was already used with a different request body."
 
 
 class ServiceUnavailable(DomainError):
-    code, http_status, title = "9008", 503, "Service Unavailable"
+    code, http_status, title = "9008", 503, gettext_noop("Service Unavailable")
     default_message = "The database is unavailable right now; nothing was changed. Retry shortly."
 
 
 class ConcurrentChange(DomainError):
-    code, http_status, title = "9009", 409, "Concurrent Change"
+    code, http_status, title = "9009", 409, gettext_noop("Concurrent Change")
     default_message = (
         "Another change to the same records was being made at the same time; nothing was "
         "changed. Retry the request."
@@ -222,7 +223,7 @@ class ConcurrentChange(DomainError):
 
 
 class InternalError(DomainError):
-    code, http_status, title = "9999", 500, "Internal Server Error"
+    code, http_status, title = "9999", 500, gettext_noop("Internal Server Error")
     default_message = "internal error"
 
 

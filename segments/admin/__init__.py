@@ -3,11 +3,12 @@ segments, memberships and segment history, saved and deleted through the same se
 the console and the API (see ``segments.admin.base``)."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from segments.admin import entities, memberships, segments  # noqa: F401  (registers the pages)
 from segments.admin.login import AdminSignInForm
 
-admin.site.site_header = "Segments Console · back office"
-admin.site.site_title = "Segments Console admin"
-admin.site.index_title = "Organizations, ledgers, accounts and their segments"
+admin.site.site_header = _("Segments Console · back office")
+admin.site.site_title = _("Segments Console admin")
+admin.site.index_title = _("Organizations, ledgers, accounts and their segments")
 admin.site.login_form = AdminSignInForm

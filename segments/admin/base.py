@@ -32,7 +32,7 @@ from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import ALL_VAR, PAGE_VAR, ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.paginator import Paginator
 from django.db import connections, transaction
@@ -45,6 +45,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from segments.errors import DomainError
 from segments.filters import creation_window
@@ -52,7 +53,7 @@ from segments.models import Entity, Organization, Segment
 
 RECORD_FIELDS = ("id", "created_at", "updated_at", "deleted_at")
 JSON_OBJECT_FIELDS = ("metadata", "address")
-METADATA_HELP = (
+METADATA_HELP = _(
     'A flat JSON object, e.g. {"tier": "black"}: at most 100 keys of at most 100 characters, '
     "values text, number, true/false (no objects or lists), each at most 2000 characters. "
     "A key set to null is removed."
@@ -79,12 +80,19 @@ class EstimatedCountPaginator(Paginator):
 
     With ``bounds_field`` set (the changelist's date drill-down field), the same bounded
     query also reads that field's first and last values, kept in ``bounds`` when the count
-    is exact: a search's matches are found once, not once more for the drill-down."""
+    is exact: a search's matches are found once, not once more for the drill-down.
+
+    With ``reads_first_page`` (a changelist asked for its first page), the first page is
+    read before anything is counted: when it holds every row (a search for an alias, an
+    id, a holder), that one query is the count, the dates and the page; otherwise it is
+    the page, and the bounded count follows."""
 
     exact_limit = 10_000
     count_is_estimate = False
     bounds_field: str | None = None
     bounds: tuple[Any, Any] | None = None
+    reads_first_page = False
+    first_page_rows: list | None = None
 
     @cached_property
     def count(self) -> int:
@@ -92,6 +100,14 @@ class EstimatedCountPaginator(Paginator):
         if not isinstance(queryset, QuerySet):
             return len(queryset)
         field = self.bounds_field
+        if self.reads_first_page:
+            rows = list(queryset[: self.per_page + 1])
+            self.first_page_rows = rows[: self.per_page]
+            if len(rows) <= self.per_page:
+                if field:
+                    values = [getattr(row, field) for row in rows]
+                    self.bounds = (min(values), max(values)) if values else (None, None)
+                return len(rows)
         if field:
             rows = queryset.order_by().values("pk", field)[: self.exact_limit]
             totals = rows.aggregate(count=Count("pk"), first=Min(field), last=Max(field))
@@ -108,6 +124,13 @@ class EstimatedCountPaginator(Paginator):
         self.count_is_estimate = True
         return max(estimate, self.exact_limit)
 
+    def page(self, number: Any) -> Any:
+        """Page 1 from the rows ``count`` already read, when it read them."""
+        number = self.validate_number(number)
+        if number == 1 and self.first_page_rows is not None:
+            return self._get_page(self.first_page_rows, 1, self)
+        return super().page(number)
+
 
 # --------------------------------------------------------------------------- date drill-down
 
@@ -118,6 +141,14 @@ class QuickDatesChangeList(ChangeList):
     instead of Django's scan of every row for its distinct dates, which takes seconds on a
     million rows. Ids follow creation time (UUIDv7, sequences), so no period with rows is
     left out; a link may lead to a period without rows."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        """Django's, except that rows the paginator already read whole (a result of one
+        page) are not read again."""
+        super().get_results(request)
+        rows = getattr(self.paginator, "first_page_rows", None)
+        if rows is not None and not self.multi_page:
+            self.result_list = rows
 
     def get_filters(self, request: HttpRequest) -> tuple:
         """Django's filters, except the drill-down's period (``created_at__year`` …): its
@@ -267,6 +298,12 @@ class BigTableMixin:
         paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
         if isinstance(paginator, EstimatedCountPaginator):
             paginator.bounds_field = self.date_hierarchy
+            match = getattr(request, "resolver_match", None)
+            paginator.reads_first_page = (
+                bool(match and match.url_name and match.url_name.endswith("_changelist"))
+                and request.GET.get(PAGE_VAR, "1") == "1"
+                and ALL_VAR not in request.GET
+            )
         return paginator
 
 
@@ -276,11 +313,11 @@ class BigTableMixin:
 class DeletedFilter(admin.SimpleListFilter):
     """Live rows unless asked otherwise: deleted rows only, or both."""
 
-    title = "deleted"
+    title = _("deleted")
     parameter_name = "deleted"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [("yes", "Deleted only"), ("all", "Live and deleted")]
+        return [("yes", _("Deleted only")), ("all", _("Live and deleted"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
@@ -293,7 +330,7 @@ class DeletedFilter(admin.SimpleListFilter):
         yield {
             "selected": self.value() not in ("yes", "all"),
             "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": "Live only",
+            "display": _("Live only"),
         }
         for value, label in self.lookup_choices:
             yield {
@@ -308,21 +345,25 @@ class SegmentFilter(admin.SimpleListFilter):
     segment's page). The one segment is offered only once chosen, so the sidebar never
     lists every segment of every tenant."""
 
-    title = "segment"
+    title = _("segment")
     parameter_name = "segment"
     field = "segment"
     offer_any_or_none = True
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        choices = [("any", "In a segment"), ("none", "In no segment")]
+        choices = [("any", _("In a segment")), ("none", _("In no segment"))]
         if not self.offer_any_or_none:
             choices = []
         selected = self._selected_id()
         if selected is not None:
             segment = Segment.all_objects.select_related("ledger").filter(pk=selected).first()
             if segment is not None:
-                scope = segment.ledger.name if segment.ledger_id else "organization"
-                choices.append((str(segment.pk), f"{segment.name} ({scope})"))
+                scope = segment.ledger.name if segment.ledger_id else gettext("organization")
+                label = gettext("%(segment)s (%(scope)s)") % {
+                    "segment": segment.name,
+                    "scope": scope,
+                }
+                choices.append((str(segment.pk), label))
         return choices
 
     def _selected_id(self) -> uuid.UUID | None:
@@ -341,7 +382,9 @@ class SegmentFilter(admin.SimpleListFilter):
             return queryset.filter(**{f"{self.field}__isnull": True})
         selected = self._selected_id()
         if selected is None:
-            raise IncorrectLookupParameters(f"'{value}' is not a segment id.")
+            raise IncorrectLookupParameters(
+                gettext("'%(value)s' is not a segment id.") % {"value": value}
+            )
         return queryset.filter(**{f"{self.field}_id": selected})
 
 
@@ -605,7 +648,7 @@ class EntityAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin):
         fieldsets = list(super().get_fieldsets(request, obj))
         if obj is not None:
             record = {"fields": (*self.derived_fields, *RECORD_FIELDS), "classes": ("collapse",)}
-            fieldsets.append(("Record", record))
+            fieldsets.append((_("Record"), record))
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
@@ -702,7 +745,7 @@ class EntityAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin):
         ]
         return links, {self.opts.verbose_name_plural: len(objs)}, set(), []
 
-    @admin.action(permissions=["delete"], description="Delete selected %(verbose_name_plural)s")
+    @admin.action(permissions=["delete"], description=_("Delete selected %(verbose_name_plural)s"))
     def delete_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """Soft delete each selected live row through the service, after a confirmation
         page; refused rows stay and are listed with the reason."""
@@ -712,23 +755,28 @@ class EntityAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin):
                 request,
                 live,
                 action="delete_selected",
-                title=f"Delete {self.opts.verbose_name_plural}?",
-                question=(
-                    f"These {self.opts.verbose_name_plural} will be deleted: hidden from every "
-                    "list, kept in the database for audit."
-                ),
-                button="Yes, delete",
+                title=gettext("Delete %(entities)s?") % {"entities": self.opts.verbose_name_plural},
+                question=gettext(
+                    "These %(entities)s will be deleted: hidden from every list, kept in the "
+                    "database for audit."
+                )
+                % {"entities": self.opts.verbose_name_plural},
+                button=gettext("Yes, delete"),
             )
         deleted, refused = 0, []
         for obj in live:
             try:
                 self.delete_service(request.user, obj)
             except DomainError as error:
-                refused.append(f"“{obj}”: {self.refusal(error)}")
+                refused.append(refused_row(obj, self.refusal(error)))
                 continue
             self.log_deletions(request, [obj])
             deleted += 1
-        self.report(request, f"Deleted {deleted} {self._plural(deleted)}.", refused)
+        done = gettext("Deleted %(count)s %(entities)s.") % {
+            "count": deleted,
+            "entities": self._plural(deleted),
+        }
+        self.report(request, done, refused)
         return None
 
     # ----------------------------------------------------------------- action helpers
@@ -767,11 +815,19 @@ class EntityAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin):
         self.message_user(request, done, messages.SUCCESS if not refused else messages.WARNING)
         if refused:
             self.message_user(
-                request, f"Refused {len(refused)}: " + " · ".join(refused), messages.ERROR
+                request,
+                gettext("Refused %(count)s: %(reasons)s")
+                % {"count": len(refused), "reasons": " · ".join(refused)},
+                messages.ERROR,
             )
 
     def _plural(self, count: int) -> str:
         return str(self.opts.verbose_name if count == 1 else self.opts.verbose_name_plural)
+
+
+def refused_row(obj: Any, reason: str) -> str:
+    """One refusal of an action, as ``report`` lists it: ``“Black”: the reason``."""
+    return gettext("“%(row)s”: %(reason)s") % {"row": obj, "reason": reason}
 
 
 def entity_admin_of(site: admin.AdminSite, model: type[Model]) -> EntityAdmin | None:

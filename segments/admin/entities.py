@@ -7,6 +7,8 @@ import functools
 from typing import Any
 
 from django.contrib import admin
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from segments import errors, services
 from segments.admin.base import (
@@ -18,9 +20,9 @@ from segments.admin.base import (
 )
 from segments.models import Account, Ledger, Organization, Portfolio
 
-STATUS_FIELDSET = ("Status", {"fields": ("status_code", "status_description")})
-METADATA_FIELDSET = ("Metadata", {"fields": ("metadata",)})
-ADDRESS_HELP = (
+STATUS_FIELDSET = (_("Status"), {"fields": ("status_code", "status_description")})
+METADATA_FIELDSET = (_("Metadata"), {"fields": ("metadata",)})
+ADDRESS_HELP = _(
     "A JSON object with any of line1, line2, zipCode, city, state and country (ISO 3166 "
     'alpha-2), e.g. {"city": "São Paulo", "country": "BR"}.'
 )
@@ -43,7 +45,7 @@ class OrganizationAdmin(EntityAdmin):
     list_select_related = ("parent_organization",)
     list_filter = ("status_code", DeletedFilter)
     search_fields = ("legal_name", "legal_document", "doing_business_as")
-    search_help_text = "Legal name, legal document or trade name, or a whole id."
+    search_help_text = _("Legal name, legal document or trade name, or a whole id.")
     autocomplete_fields = ("parent_organization",)
     create_only_fields = ("legal_document",)
     fieldsets = (
@@ -86,7 +88,7 @@ class LedgerAdmin(EntityAdmin):
     list_select_related = ("organization",)
     list_filter = ("status_code", ("organization", LabelledRelatedFilter), DeletedFilter)
     search_fields = ("name",)
-    search_help_text = "Ledger name, or a whole id."
+    search_help_text = _("Ledger name, or a whole id.")
     autocomplete_fields = ("organization",)
     create_only_fields = ("organization",)
     parent_fields = ("organization",)
@@ -130,7 +132,7 @@ class PortfolioAdmin(EntityAdmin):
         DeletedFilter,
     )
     search_fields = ("name", "entity_id")
-    search_help_text = "Portfolio name or holder's entity id, or a whole id."
+    search_help_text = _("Portfolio name or holder's entity id, or a whole id.")
     autocomplete_fields = ("ledger", "segment")
     create_only_fields = ("ledger",)
     derived_fields = ("organization",)
@@ -138,7 +140,7 @@ class PortfolioAdmin(EntityAdmin):
     choice_related = ("ledger",)
     fieldsets = (
         (None, {"fields": ("ledger", "name", "entity_id")}),
-        ("Segment", {"fields": ("segment",)}),
+        (_("Segment"), {"fields": ("segment",)}),
         STATUS_FIELDSET,
         METADATA_FIELDSET,
     )
@@ -183,7 +185,7 @@ class AccountAdmin(EntityAdmin):
         DeletedFilter,
     )
     search_fields = ("alias", "name", "entity_id")
-    search_help_text = "Alias, name or holder's entity id, or a whole id."
+    search_help_text = _("Alias, name or holder's entity id, or a whole id.")
     autocomplete_fields = ("ledger", "parent_account", "portfolio", "segment")
     create_only_fields = ("ledger", "type", "asset_code", "alias", "parent_account")
     derived_fields = ("organization",)
@@ -206,7 +208,7 @@ class AccountAdmin(EntityAdmin):
                 )
             },
         ),
-        ("Segment", {"fields": ("portfolio", "segment", "effective_segment")}),
+        (_("Segment"), {"fields": ("portfolio", "segment", "effective_segment")}),
         STATUS_FIELDSET,
         METADATA_FIELDSET,
     )
@@ -223,17 +225,17 @@ class AccountAdmin(EntityAdmin):
             for name, opts in fieldsets
         ]
 
-    @admin.display(description="account", ordering="alias")
+    @admin.display(description=_("account"), ordering="alias")
     def account(self, obj: Account) -> str:
         return str(obj)
 
-    @admin.display(description="effective segment")
+    @admin.display(description=_("effective segment"))
     def effective_segment(self, obj: Account) -> Any:
         """Its own segment, else its portfolio's."""
         if obj.segment_id:
             return obj.segment
         if obj.portfolio_id and obj.portfolio.segment_id:
-            return f"{obj.portfolio.segment} (through portfolio)"
+            return gettext("%(segment)s (through portfolio)") % {"segment": obj.portfolio.segment}
         return None
 
     def choice_label(self, obj: Account) -> str:

@@ -4,6 +4,7 @@ organization — the only source of tenancy (see ``segments.tenancy``)."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from segments.admin.base import BigTableMixin, LabelledChoicesMixin, LabelledRelatedFilter
 from segments.models import Membership
@@ -17,7 +18,7 @@ class MembershipAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin):
     list_select_related = ("user", "organization")
     list_filter = ("role", ("organization", LabelledRelatedFilter))
     search_fields = ("user__username", "user__email", "organization__legal_name")
-    search_help_text = "Username, e-mail or organization legal name."
+    search_help_text = _("Username, e-mail or organization legal name.")
     autocomplete_fields = ("user", "organization")
     readonly_fields = ("created_at",)
     fields = ("user", "organization", "role", "created_at")

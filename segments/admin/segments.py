@@ -24,6 +24,8 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from segments import errors, selectors, services
 from segments.admin.base import (
@@ -35,6 +37,7 @@ from segments.admin.base import (
     QuickDatesChangeList,
     SegmentFilter,
     ServiceForm,
+    refused_row,
 )
 from segments.console.presenters import MemberLabels, member_labels, members_named
 from segments.exports import (
@@ -52,11 +55,11 @@ LATEST_HISTORY = 10
 class ScopeFilter(admin.SimpleListFilter):
     """Organization segments (serving every ledger) or ledger segments."""
 
-    title = "scope"
+    title = _("scope")
     parameter_name = "scope"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [("organization", "Organization"), ("ledger", "Ledger")]
+        return [("organization", _("Organization")), ("ledger", _("Ledger"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "organization":
@@ -90,15 +93,15 @@ class SegmentAdmin(EntityAdmin):
         DeletedFilter,
     )
     search_fields = ("name", "description")
-    search_help_text = "Segment name or description, or a whole id."
+    search_help_text = _("Segment name or description, or a whole id.")
     autocomplete_fields = ("organization", "ledger")
     create_only_fields = ("organization", "ledger")
     parent_fields = ("organization", "ledger")
     choice_related = ("organization", "ledger")
     fieldsets = (
         (None, {"fields": ("organization", "ledger", "name", "description")}),
-        ("Status", {"fields": ("status_code", "status_description")}),
-        ("Metadata", {"fields": ("metadata",)}),
+        (_("Status"), {"fields": ("status_code", "status_description")}),
+        (_("Metadata"), {"fields": ("metadata",)}),
     )
     actions = (
         "activate",
@@ -118,27 +121,32 @@ class SegmentAdmin(EntityAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Segment]:
         return selectors.with_member_counts(super().get_queryset(request))
 
-    @admin.display(description="scope", ordering="ledger__name")
+    @admin.display(description=_("scope"), ordering="ledger__name")
     def scope(self, obj: Segment) -> str:
-        return f"Ledger · {obj.ledger.name}" if obj.ledger_id else "Organization"
+        if obj.ledger_id:
+            return gettext("Ledger · %(ledger)s") % {"ledger": obj.ledger.name}
+        return gettext("Organization")
 
-    @admin.display(description="accounts", ordering="account_count")
+    @admin.display(description=_("accounts"), ordering="account_count")
     def accounts(self, obj: Segment) -> int:
         return obj.account_count
 
-    @admin.display(description="portfolios", ordering="portfolio_count")
+    @admin.display(description=_("portfolios"), ordering="portfolio_count")
     def portfolios(self, obj: Segment) -> int:
         return obj.portfolio_count
 
     def choice_label(self, obj: Segment) -> str:
         if obj.ledger_id:
             return f"{obj.name} · {obj.ledger.name}"
-        return f"{obj.name} · {obj.organization.legal_name} (organization)"
+        return gettext("%(segment)s · %(organization)s (organization)") % {
+            "segment": obj.name,
+            "organization": obj.organization.legal_name,
+        }
 
     def get_form(self, request, obj=None, change=False, **kwargs) -> type[ServiceForm]:
         form_class = super().get_form(request, obj, change=change, **kwargs)
         if "ledger" in form_class.base_fields:
-            form_class.base_fields["ledger"].help_text = (
+            form_class.base_fields["ledger"].help_text = gettext(
                 "Leave empty for an organization segment, usable by every ledger of the "
                 "organization. A ledger must belong to the organization."
             )
@@ -151,11 +159,11 @@ class SegmentAdmin(EntityAdmin):
     def refusal(self, error: errors.DomainError) -> str:
         if isinstance(error, errors.SegmentHasMembers):
             counts = error.values
-            return (
-                f"Not deleted: the segment still has {counts.get('accounts', 0)} account(s) and "
-                f"{counts.get('portfolios', 0)} portfolio(s). Use the action “Detach members "
-                "and delete” to take them out and delete it."
-            )
+            return gettext(
+                "Not deleted: the segment still has %(accounts)s account(s) and "
+                "%(portfolios)s portfolio(s). Use the action “Detach members and delete” to "
+                "take them out and delete it."
+            ) % {"accounts": counts.get("accounts", 0), "portfolios": counts.get("portfolios", 0)}
         return error.message
 
     # ----------------------------------------------------------------- the segment's page
@@ -196,7 +204,7 @@ class SegmentAdmin(EntityAdmin):
         """Download one segment's members (the link on its page)."""
         segment = self.get_object(request, unquote(object_id))
         if segment is None:
-            raise Http404("No such segment.")
+            raise Http404(gettext("No such segment."))
         if not self.has_view_permission(request, segment):
             raise PermissionDenied
         return self._members_csv([segment])
@@ -204,14 +212,14 @@ class SegmentAdmin(EntityAdmin):
     # ----------------------------------------------------------------- actions
 
     @admin.action(
-        permissions=["change"], description="Activate selected segments", location=EVERYWHERE
+        permissions=["change"], description=_("Activate selected segments"), location=EVERYWHERE
     )
     def activate(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
         """Set ACTIVE: the segment accepts members again."""
         self._set_status(request, queryset, Status.ACTIVE)
 
     @admin.action(
-        permissions=["change"], description="Deactivate selected segments", location=EVERYWHERE
+        permissions=["change"], description=_("Deactivate selected segments"), location=EVERYWHERE
     )
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
         """Set INACTIVE: members stay, new ones are refused."""
@@ -223,15 +231,20 @@ class SegmentAdmin(EntityAdmin):
             try:
                 services.update_segment(request.user, segment, {"status_code": status})
             except errors.DomainError as error:
-                refused.append(f"“{segment}”: {error.message}")
+                refused.append(refused_row(segment, error.message))
                 continue
             self.log_change(request, segment, f"Status set to {status}.")
             changed += 1
-        self.report(request, f"{changed} {self._plural(changed)} set to {status}.", refused)
+        done = gettext("%(count)s %(entities)s set to %(status)s.") % {
+            "count": changed,
+            "entities": self._plural(changed),
+            "status": status,
+        }
+        self.report(request, done, refused)
 
     @admin.action(
         permissions=["delete"],
-        description="Detach members and delete selected segments",
+        description=_("Detach members and delete selected segments"),
         location=EVERYWHERE,
     )
     def detach_and_delete(
@@ -245,14 +258,18 @@ class SegmentAdmin(EntityAdmin):
                 request,
                 live,
                 action="detach_and_delete",
-                title="Detach members and delete segments?",
-                question=(
+                title=gettext("Detach members and delete segments?"),
+                question=gettext(
                     "Each segment loses all its members (they stay, without this segment) and "
                     "is deleted. Its history is kept."
                 ),
-                button="Yes, detach and delete",
+                button=gettext("Yes, detach and delete"),
                 rows=[
-                    (s, f"{s.account_count} account(s), {s.portfolio_count} portfolio(s)")
+                    (
+                        s,
+                        gettext("%(accounts)s account(s), %(portfolios)s portfolio(s)")
+                        % {"accounts": s.account_count, "portfolios": s.portfolio_count},
+                    )
                     for s in live
                 ],
             )
@@ -261,23 +278,22 @@ class SegmentAdmin(EntityAdmin):
             try:
                 counts = services.delete_segment(request.user, segment, detach=True)
             except errors.DomainError as error:
-                refused.append(f"“{segment}”: {error.message}")
+                refused.append(refused_row(segment, error.message))
                 continue
             self.log_deletions(request, [segment])
             deleted += 1
             for kind in detached:
                 detached[kind] += counts[kind]
-        self.report(
-            request,
-            f"Deleted {deleted} {self._plural(deleted)}; detached {detached['accounts']} "
-            f"account(s) and {detached['portfolios']} portfolio(s).",
-            refused,
-        )
+        done = gettext(
+            "Deleted %(count)s %(entities)s; detached %(accounts)s account(s) and "
+            "%(portfolios)s portfolio(s)."
+        ) % {"count": deleted, "entities": self._plural(deleted), **detached}
+        self.report(request, done, refused)
         return None
 
     @admin.action(
         permissions=["change"],
-        description="Restore selected deleted segments",
+        description=_("Restore selected deleted segments"),
         location=EVERYWHERE,
     )
     def restore(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
@@ -287,8 +303,10 @@ class SegmentAdmin(EntityAdmin):
         if not deleted:
             self.message_user(
                 request,
-                "None of the selected segments is deleted. Choose “Deleted only” in the "
-                "“deleted” filter to find deleted segments.",
+                gettext(
+                    "None of the selected segments is deleted. Choose “Deleted only” in the "
+                    "“deleted” filter to find deleted segments."
+                ),
                 messages.WARNING,
             )
             return
@@ -297,15 +315,19 @@ class SegmentAdmin(EntityAdmin):
             try:
                 services.restore_segment(request.user, segment)
             except errors.DomainError as error:
-                refused.append(f"“{segment}”: {error.message}")
+                refused.append(refused_row(segment, error.message))
                 continue
             self.log_change(request, segment, "Restored.")
             restored += 1
-        self.report(request, f"Restored {restored} {self._plural(restored)}.", refused)
+        done = gettext("Restored %(count)s %(entities)s.") % {
+            "count": restored,
+            "entities": self._plural(restored),
+        }
+        self.report(request, done, refused)
 
     @admin.action(
         permissions=["view"],
-        description="Export members of selected segments (CSV)",
+        description=_("Export members of selected segments (CSV)"),
         location=EVERYWHERE,
     )
     def export_members_csv(self, request: HttpRequest, queryset: QuerySet[Segment]) -> HttpResponse:
@@ -334,10 +356,16 @@ def _short(value: Any) -> str:
 def _counted(counts: dict) -> str:
     """``3 accounts, 1 portfolio`` (kinds with none left out)."""
     parts = []
-    for kind in ("accounts", "portfolios"):
-        number = counts.get(kind) or 0
-        if number:
-            parts.append(f"{number} {kind if number != 1 else kind[:-1]}")
+    accounts, portfolios = counts.get("accounts") or 0, counts.get("portfolios") or 0
+    if accounts:
+        parts.append(
+            ngettext("%(count)s account", "%(count)s accounts", accounts) % {"count": accounts}
+        )
+    if portfolios:
+        parts.append(
+            ngettext("%(count)s portfolio", "%(count)s portfolios", portfolios)
+            % {"count": portfolios}
+        )
     return ", ".join(parts)
 
 
@@ -356,8 +384,8 @@ def history_summary(entry: SegmentHistory, labels: MemberLabels) -> str:
         return f"{sign}{_counted(payload)}" + (f": {named}" if named else "")
     if entry.action == HistoryAction.DELETED:
         detached = _counted(before.get("detached") or {})
-        return f"detached {detached}" if detached else ""
-    return f"name: {_short(after.get('name'))}" if after else ""
+        return gettext("detached %(members)s") % {"members": detached} if detached else ""
+    return gettext("name: %(name)s") % {"name": _short(after.get("name"))} if after else ""
 
 
 def history_summaries(entries: list[SegmentHistory]) -> list[str]:
@@ -400,7 +428,7 @@ class SegmentHistoryAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin)
     list_select_related = ("segment", "organization")
     list_filter = ("action", HistorySegmentFilter, ("organization", LabelledRelatedFilter))
     search_fields = ("segment__name", "actor_name")
-    search_help_text = "Segment name or the user who made the change."
+    search_help_text = _("Segment name or the user who made the change.")
     autocomplete_fields = ("segment", "organization", "actor")
     actions = None
     fields = (
@@ -420,17 +448,17 @@ class SegmentHistoryAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin)
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return HistoryChangeList
 
-    @admin.display(description="change")
+    @admin.display(description=_("change"))
     def summary(self, obj: SegmentHistory) -> str:
         if hasattr(obj, "summary_line"):
             return obj.summary_line
         return history_summaries([obj])[0]
 
-    @admin.display(description="before")
+    @admin.display(description=_("before"))
     def before_json(self, obj: SegmentHistory) -> str:
         return _pretty(obj.before)
 
-    @admin.display(description="after")
+    @admin.display(description=_("after"))
     def after_json(self, obj: SegmentHistory) -> str:
         return _pretty(obj.after)
 

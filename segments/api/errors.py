@@ -35,7 +35,9 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
 from django.urls import Resolver404, resolve, reverse
+from django.utils import translation
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext_noop
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
@@ -66,21 +68,27 @@ PROTOCOL_ERRORS: dict[str, ProtocolError] = {
     error.code: error
     for error in (
         ProtocolError(
-            "405", 405, "Method Not Allowed", "This route does not accept this HTTP method."
+            "405",
+            405,
+            gettext_noop("Method Not Allowed"),
+            "This route does not accept this HTTP method.",
         ),
         ProtocolError(
-            "406", 406, "Not Acceptable", "The API answers only application/json responses."
+            "406",
+            406,
+            gettext_noop("Not Acceptable"),
+            "The API answers only application/json responses.",
         ),
         ProtocolError(
             "413",
             413,
-            "Content Too Large",
+            gettext_noop("Content Too Large"),
             "The request body is larger than the server accepts.",
         ),
         ProtocolError(
             "415",
             415,
-            "Unsupported Media Type",
+            gettext_noop("Unsupported Media Type"),
             "Request bodies must be sent as application/json.",
         ),
     )
@@ -120,6 +128,19 @@ def problem_content_type(request: HttpRequest) -> str:
     return PROBLEM_CONTENT_TYPE
 
 
+def problem_title(request: HttpRequest, title: str) -> str:
+    """A problem's ``title`` in the request's language: the English title (``gettext_noop``
+    where the error is defined, as the OpenAPI document and ``/v1/errors`` show it)
+    translated for a request whose ``Accept-Language`` asks for Portuguese. The language is
+    the one ``LocaleMiddleware`` chose, or, for an answer given before it ran (a body too
+    large), the one it would choose: never the language of an earlier request."""
+    language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language_from_request(
+        request
+    )
+    with translation.override(language):
+        return translation.gettext(title)
+
+
 @dataclass
 class Problem:
     """What an error body says, before it is rendered."""
@@ -136,7 +157,7 @@ class Problem:
     def as_body(self, request: HttpRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": problem_type(request, self.code),
-            "title": self.title,
+            "title": problem_title(request, self.title),
             "status": self.status,
             "detail": self.detail,
             "message": self.detail,
