@@ -322,7 +322,8 @@ def problem_response(
 ) -> HttpResponse:
     """The one way the API answers an error, from any layer: the problem's body (``type``
     absolute for this request), its status, the content type that the request's
-    ``Accept`` reads (``problem_content_type``), ``Vary: Accept`` and ``headers``."""
+    ``Accept`` reads (``problem_content_type``), ``Vary: Accept, Accept-Language`` (the
+    title is in the request's language: ``problem_title``) and ``headers``."""
     response = HttpResponse(
         _RENDERER.render(problem.as_body(request)),
         status=problem.status,
@@ -330,7 +331,7 @@ def problem_response(
     )
     for name, value in (headers or {}).items():
         response[name] = value
-    patch_vary_headers(response, ["Accept"])
+    patch_vary_headers(response, ["Accept", "Accept-Language"])
     return response
 
 

@@ -63,6 +63,7 @@ def test_a_body_refused_before_the_locale_is_chosen_still_speaks_the_requests_la
         f"{base}/segments", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="pt-br"
     )
     assert english.status_code == portuguese.status_code == 413
+    assert "Accept-Language" in portuguese["Vary"], "the title depends on the language"
     assert english.json()["title"] == "Content Too Large"
     assert portuguese.json()["title"] == "Conteúdo grande demais"
     assert portuguese.json()["code"] == english.json()["code"] == "413"
