@@ -411,6 +411,125 @@ def encoded_query(names: tuple[str, ...], metadata: bool = False) -> st.SearchSt
     return _encoded_query(tuple(sorted(set(names))), metadata)
 
 
+# --------------------------------------------------------------------------- the catalogue
+
+# Besides what hypothesis draws, every recipe first sends its share of a catalogue: each of
+# the inputs above at each place of the route (a "focus": the rest of the request valid),
+# interleaved target by target, so that the inputs issue #10 named reach every route in
+# every run whatever hypothesis prefers to draw.
+PATH_BAD = ("\x00", "a\x00b", "\ud800", "Bl\u200back", "x" * 300)
+QUERY_BAD = ("\x00", "\ud800", "1e400", str(2**64), "9" * 300, "NaN", "-1", "9999-12-31")
+FORM_BAD = ("\x00", "a\x00b", "\ud800", "9999-12-31", "0001-01-01", "1e400", "Bl\u200back")
+FORM_BAD += ("x" * 5000, "=1+1", str(2**64))
+DATE_PAIRS = (
+    "start_date=0001-01-01&end_date=9999-12-31",
+    "start_date=2026-01-01&end_date=9999-12-31",
+    "start_date=0001-01-01&end_date=2026-01-01",
+    "start_date=9999-12-31&end_date=9999-12-31",
+    "start_date=0001-01-01%2000%3A00%3A00&end_date=9999-12-31%2023%3A59%3A59",
+    "start_date=2026-02-30&end_date=2026-03-01",
+)
+CONSOLE_DATES = ("from=0001-01-01&to=9999-12-31", "to=9999-12-31", "from=9999-12-31")
+CONSOLE_DATES += ("from=0001-01-01", "from=2026-02-30")
+
+
+def _cursor(payload: str) -> str:
+    return urllib.parse.quote(
+        base64.urlsafe_b64encode(payload.encode("utf-8", "surrogatepass")).decode().rstrip("=")
+    )
+
+
+_T, _I = json_string(_VALID_T), json_string(_VALID_I)
+WRONG_CURSORS = tuple(
+    "cursor=" + _cursor(payload)
+    for payload in (
+        f'{{"t":{_T},"i":123,"d":"next"}}',
+        f'{{"t":{_T},"i":[],"d":"next"}}',
+        f'{{"t":1,"i":{_I},"d":"next"}}',
+        f'{{"t":{{}},"i":{_I},"d":"next"}}',
+        f'{{"t":{_T},"i":{_I},"d":5}}',
+        "[]",
+        "null",
+        '"x"',
+        f'{{"t":"0001-01-01T00:00:00+14:00","i":{_I},"d":"prev"}}',
+        f'{{"t":"9999-12-31T23:59:59.999999-14:00","i":{_I},"d":"next"}}',
+        f'{{"t":"2026\\u0000","i":{_I},"d":"next"}}',
+        f'{{"t":{_T},"i":"\\ud800","d":"next"}}',
+        f'{{"t":1e400,"i":{_I},"d":"next"}}',
+        nested(3_000, "object"),
+    )
+)
+METADATA_BAD = tuple(
+    [("k", raw) for raw in ("1e400", "-1e400", "NaN", "Infinity", json.dumps("\x00"))]
+    + [("k", raw) for raw in (json.dumps("\ud800"), nested(10_000, "array"), '{"a":1}')]
+    + [(key, '"v"') for key in ("\x00", "k\x00", "\ud800", "x" * 101)]
+)
+WHOLE_BAD = (nested(50_000, "array"), nested(5_000, "object"), '{"name":"a","name":"b"}')
+WHOLE_BAD += ("NaN", "1e400", '"\\ud800"', "[]")
+HEADER_BAD = {
+    "Idempotency-Key": (b"\x00", b"k\x00", b"\xed\xa0\x80", b"x" * 300, "é".encode()),
+    "If-Match": (b"\x00", b'"\x00"', b"\xed\xa0\x80", b"*", b'W/"x"'),
+}
+
+
+def interleave(groups: list[list]) -> list:
+    """The first of every group, then the second of every group, …"""
+    return [item for row in itertools.zip_longest(*groups) for item in row if item is not None]
+
+
+def api_focuses(method: str, names: tuple, query: tuple, fields: tuple) -> list[tuple]:
+    """The catalogue of one API operation."""
+    groups: list[list] = []
+    if method in ("GET", "HEAD") and query:
+        groups.append(
+            [("query", f"metadata.k={quote(v)}") for v in ("\x00", "\ud800", "1e400")]
+            + [("query", f"metadata.{quote(k)}=v") for k in ("\x00", "\ud800")]
+        )
+    if "start_date" in query:
+        groups.append([("query", pair) for pair in DATE_PAIRS])
+    if "cursor" in query:
+        groups.append([("query", cursor) for cursor in WRONG_CURSORS])
+    if "metadata" in fields:
+        groups.append([("metadata", key, raw) for key, raw in METADATA_BAD])
+    if fields:
+        groups.append([("whole", raw) for raw in WHOLE_BAD])
+    groups += [[("body", field, raw) for raw in KNOWN_BAD_JSON] for field in fields]
+    plain = [q for q in query if q not in ("start_date", "end_date", "cursor")]
+    groups += [[("query", f"{q}={quote(v)}") for v in QUERY_BAD] for q in plain]
+    groups += [[("path", name, text) for text in PATH_BAD] for name in names]
+    if method == "POST":
+        groups.append([("header", "Idempotency-Key", raw) for raw in HEADER_BAD["Idempotency-Key"]])
+    if method in ("PATCH", "DELETE"):
+        groups.append([("header", "If-Match", raw) for raw in HEADER_BAD["If-Match"]])
+    return interleave(groups)
+
+
+def console_focuses(method: str, names: tuple, fields: tuple, export: bool) -> list[tuple]:
+    """The catalogue of one console route and method."""
+    groups: list[list] = []
+    if method == "GET":
+        if "from" in fields:
+            groups.append([("query", pair) for pair in CONSOLE_DATES])
+        if "start_date" in fields:
+            groups.append([("query", pair) for pair in DATE_PAIRS])
+        if "metadata" in fields:
+            groups.append(
+                [("query", f"metadata={quote(v)}") for v in ("k=\x00", "\x00=v", "k=\ud800")]
+            )
+        if export:
+            groups.append([("query", f"metadata.k={quote(v)}") for v in ("\x00", "\ud800")])
+        plain = [f for f in fields if f not in ("from", "to", "start_date", "end_date")]
+        groups += [[("query", f"{f}={quote(v)}") for v in QUERY_BAD] for f in plain]
+    else:
+        if "metadata_key" in fields:
+            pairs = [("\x00", "v"), ("k", "\x00"), ("k\x00", "v"), ("\ud800", "v")]
+            pairs += [("k", "\ud800"), ("x" * 101, "v"), ("k", "x" * 2001), ("k", "1e400")]
+            groups.append([("metadata", key, value) for key, value in pairs])
+        groups += [[("field", f, text) for text in FORM_BAD] for f in fields]
+    groups += [[("path", name, text) for text in PATH_BAD[:3]] for name in names]
+    return interleave(groups)
+
+
 # --------------------------------------------------------------------------- requests
 
 
@@ -657,8 +776,9 @@ class Recipe:
     route_class: str
     route: str
     method: str
-    strategy: Callable[[Context], st.SearchStrategy[Request]]
+    strategy: Callable[[Context, tuple | None], st.SearchStrategy[Request]]
     weight: float = 1.0  # its share of the requests, relative to the others
+    focuses: list[tuple] = dataclasses.field(default_factory=list)  # its catalogue
 
 
 @dataclasses.dataclass
@@ -766,12 +886,11 @@ def api_body(schema: dict, body_schema: dict, context: Context, method: str):
     some_fields = st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True)
 
     @st.composite
-    def build(draw: st.DrawFn) -> bytes:
+    def build(draw: st.DrawFn, focus: tuple | None = None) -> bytes:
         pairs: list[tuple[str, Any]] = []
         for name in names:
-            if method == "POST" and name not in REQUIRED_ON_CREATE and draw(st.integers(0, 3)):
-                continue
-            if method == "PATCH" and draw(st.integers(0, 2)):
+            optional = method == "PATCH" or name not in REQUIRED_ON_CREATE
+            if optional and (focus is not None or draw(st.integers(0, 3 - (method == "PATCH")))):
                 continue
             if name == "status":
                 pairs.append((name, {"code": '"ACTIVE"'}))
@@ -781,6 +900,16 @@ def api_body(schema: dict, body_schema: dict, context: Context, method: str):
                 )
             else:
                 pairs.append((name, json.dumps(valid_value(name, context))))
+        if focus is not None:
+            kind = focus[0] if focus else ""
+            if kind == "whole":
+                return focus[1].encode("utf-8", "surrogatepass")
+            if kind == "body":
+                pairs = [(k, v) for k, v in pairs if k != focus[1]] + [(focus[1], focus[2])]
+            elif kind == "metadata":
+                pairs = [(k, v) for k, v in pairs if k != "metadata"]
+                pairs.append(("metadata", {focus[1]: focus[2]}))
+            return render_object(pairs).encode("utf-8", "surrogatepass")
         mode = draw(st.integers(0, 9))
         if mode <= 3:
             for name in draw(some_fields):
@@ -808,7 +937,7 @@ def api_body(schema: dict, body_schema: dict, context: Context, method: str):
             return draw(HOSTILE_JSON | WHOLE_DOCUMENTS).encode("utf-8", "surrogatepass")
         return render_object(pairs).encode("utf-8", "surrogatepass")
 
-    return build()
+    return build
 
 
 def render_object(pairs: Iterable[tuple[str, Any]]) -> str:
@@ -863,6 +992,8 @@ def api_recipes(document: dict, token: str) -> list[Recipe]:
             query = [p["name"] for p in parameters if p["in"] == "query"]
             if method == "DELETE" and "segments" in path:
                 query.append("detach")
+            if method == "GET" and "limit" in query:  # undocumented, read all the same
+                query += ["sort", "cursor", "q"]
             body_schema = (
                 operation.get("requestBody", {})
                 .get("content", {})
@@ -871,7 +1002,14 @@ def api_recipes(document: dict, token: str) -> list[Recipe]:
             )
             route_class = api_route_class(method, path)
             strategy = _api_strategy(document, path, method, tuple(query), body_schema, token)
-            recipes.append(Recipe(route_class, f"{method} {path}", method, strategy))
+            fields = (
+                tuple(_resolve(document, body_schema).get("properties", {})) if body_schema else ()
+            )
+            names = tuple(re.findall(r"{(\w+)}", path))
+            focuses = api_focuses(method, names, tuple(query), fields)
+            recipes.append(
+                Recipe(route_class, f"{method} {path}", method, strategy, focuses=focuses)
+            )
     return recipes
 
 
@@ -882,8 +1020,9 @@ def _api_strategy(document, path, method, query, body_schema, token):
     query_strategy = encoded_query(query, metadata=listing) if query or listing else st.just("")
     route_class = api_route_class(method, path)
 
-    def strategy(context: Context) -> st.SearchStrategy[Request]:
+    def strategy(context: Context, focus: tuple | None = None) -> st.SearchStrategy[Request]:
         body_strategy = api_body(document, body_schema, context, method) if body_schema else None
+        aim = focus[0] if focus else None
 
         @st.composite
         def build(draw: st.DrawFn) -> Request:
@@ -894,11 +1033,15 @@ def _api_strategy(document, path, method, query, body_schema, token):
                 kind = _entity_of(path)
                 values["id"] = context.victim(kind) if method == "DELETE" else ids[kind]
             target = None
-            if names and draw(st.integers(0, 19)) < (12 if looked_up else 2):
+            if aim == "path":
+                target = focus[1]
+            elif focus is None and names and draw(st.integers(0, 19)) < (12 if looked_up else 2):
                 target = choose(draw, names)
             rendered = path
             for name in names:
-                if name == target:
+                if name == target and aim == "path":
+                    value = quote(focus[2], URL_TEXT)
+                elif name == target:
                     text = draw(hostile_text)
                     if name in ("alias", "code") and draw(st.booleans()):
                         text = choose(draw, PATH_PREFIXES) + text
@@ -907,16 +1050,24 @@ def _api_strategy(document, path, method, query, body_schema, token):
                     value = urllib.parse.quote(values[name])
                 rendered = rendered.replace(f"{{{name}}}", value)
             headers = {"Authorization": f"Bearer {token}".encode(), "Accept": b"application/json"}
-            if method == "POST" and draw(st.booleans()):
+            if aim == "header":
+                headers[focus[1]] = focus[2]
+            elif focus is not None:
+                pass
+            elif method == "POST" and draw(st.booleans()):
                 headers["Idempotency-Key"] = draw(IDEMPOTENCY_KEYS).encode("utf-8", "surrogatepass")
-            if method in ("PATCH", "DELETE", "PUT") and draw(st.booleans()):
+            if focus is None and method in ("PATCH", "DELETE", "PUT") and draw(st.booleans()):
                 headers["If-Match"] = draw(IF_MATCH).encode("utf-8", "surrogatepass")
             body, duplicate = None, False
             if body_strategy is not None:
-                body = draw(body_strategy)
+                # A focus elsewhere sends a valid body (the empty focus).
+                on_body = focus if aim in ("body", "metadata", "whole") else ()
+                body = draw(body_strategy(None if focus is None else on_body))
                 duplicate = has_duplicate_keys(body)
-                headers["Content-Type"] = choose(draw, CONTENT_TYPES)
-            elif method in ("GET", "DELETE") and draw(st.integers(0, 9)) == 0:
+                headers["Content-Type"] = (
+                    b"application/json" if focus else choose(draw, CONTENT_TYPES)
+                )
+            elif focus is None and method in ("GET", "DELETE") and draw(st.integers(0, 9)) == 0:
                 body = draw(deep_json).encode()
                 headers["Content-Type"] = b"application/json"
             return Request(
@@ -924,7 +1075,7 @@ def _api_strategy(document, path, method, query, body_schema, token):
                 f"{method} {path}",
                 method,
                 rendered,
-                draw(query_strategy),
+                focus[1] if aim == "query" else "" if focus else draw(query_strategy),
                 headers,
                 body,
                 duplicate,
@@ -1063,11 +1214,15 @@ def _console_recipe(route: str, name: str, method: str, fields: list[str]) -> Re
         else st.just([])
     )
 
-    def strategy(context: Context) -> st.SearchStrategy[Request]:
+    def strategy(context: Context, focus: tuple | None = None) -> st.SearchStrategy[Request]:
+        aim = focus[0] if focus else None
+
         @st.composite
         def build(draw: st.DrawFn) -> Request:
             hostile = {}
-            if names and draw(st.integers(0, 14)) == 0:  # a hostile path segment
+            if aim == "path":
+                hostile[focus[1]] = quote(focus[2], URL_TEXT)
+            elif focus is None and names and draw(st.integers(0, 14)) == 0:
                 hostile[choose(draw, names)] = quote(draw(hostile_text), URL_TEXT)
             path = _console_path(route, name, context, hostile)
             headers: dict[str, bytes] = {"Accept": b"text/html"}
@@ -1081,17 +1236,21 @@ def _console_recipe(route: str, name: str, method: str, fields: list[str]) -> Re
                     f"GET /{route}",
                     "GET",
                     path,
-                    draw(query_strategy),
+                    focus[1] if aim == "query" else "" if focus else draw(query_strategy),
                     headers,
                     session=session,
                 )
             pairs: list[tuple[str, str]] = []
-            hostile_fields = set(draw(some_fields))
+            hostile_fields = set() if focus else set(draw(some_fields))
             for field in fields:
-                if field in hostile_fields:
+                if aim == "field" and field == focus[1]:
+                    values = [focus[2]]
+                elif aim == "metadata" and field in ("metadata_key", "metadata_value"):
+                    values = [focus[1] if field == "metadata_key" else focus[2]]
+                elif field in hostile_fields:
                     count = draw(st.integers(1, 3)) if field in MULTI_VALUED else 1
                     values = [draw(FORM_TEXT) for _ in range(count)]
-                elif draw(st.integers(0, 5)) == 0:
+                elif focus is None and draw(st.integers(0, 5)) == 0:
                     continue  # a field left out
                 else:
                     values = valid_form_value(field, context)
@@ -1109,7 +1268,8 @@ def _console_recipe(route: str, name: str, method: str, fields: list[str]) -> Re
 
     # Signing in runs the password hasher (slow by design): a smaller share.
     weight = 0.25 if name in ANONYMOUS_ROUTES else 1.0
-    return Recipe(route_class, f"/{route}", method, strategy, weight)
+    focuses = console_focuses(method, names, tuple(fields), name.endswith("_csv"))
+    return Recipe(route_class, f"/{route}", method, strategy, weight, focuses)
 
 
 class FormFields(HTMLParser):
@@ -1269,29 +1429,42 @@ class Run:
         return self.tally.sent >= self.wanted or time.monotonic() > self.deadline
 
 
-def run_recipe(run: Run, recipe: Recipe, examples: int, seed: int) -> int:
-    """Send up to ``examples`` requests of ``recipe``; the number sent."""
+def run_recipe(run: Run, recipe: Recipe, examples: int, seed: int, focuses: list) -> int:
+    """Send the ``focuses`` (one request each), then hypothesis' own requests up to
+    ``examples`` in all; the number sent."""
     sent = 0
-
-    @hypothesis.seed(seed)
-    @hypothesis.settings(
-        max_examples=examples,
+    settings = hypothesis.settings(
         deadline=None,
         database=None,
         phases=[hypothesis.Phase.generate],
         suppress_health_check=list(hypothesis.HealthCheck),
         verbosity=hypothesis.Verbosity.quiet,
     )
-    @hypothesis.given(request=recipe.strategy(run.context))
-    def answers_safely(request: Request) -> None:
+
+    def send(request: Request) -> None:
         nonlocal sent
         if sent >= examples or run.done():
             return
         run.send(request)
         sent += 1
 
-    answers_safely()
+    for number, focus in enumerate(focuses):
+        # One test per focus: hypothesis must not see its draws change from one example
+        # to the next (they depend on the focus).
+        hypothesis.seed(seed + number)(
+            hypothesis.settings(settings, max_examples=1)(
+                hypothesis.given(request=recipe.strategy(run.context, focus))(send)
+            )
+        )()
+    hypothesis.seed(seed)(
+        hypothesis.settings(settings, max_examples=max(1, examples - sent))(
+            hypothesis.given(request=recipe.strategy(run.context, None))(send)
+        )
+    )()
     return sent
+
+
+CATALOGUE_SHARE = 0.6
 
 
 def fuzz(run: Run, recipes: list[Recipe], seed: int) -> None:
@@ -1305,7 +1478,9 @@ def fuzz(run: Run, recipes: list[Recipe], seed: int) -> None:
             if run.done():
                 break
             share = max(1, round(remaining * recipe.weight / total_weight + 0.5))
-            run_recipe(run, recipe, share, seed * 1000 + rounds * 100 + index)
+            # The first round sends the catalogue first: up to 60 % of the share.
+            focuses = recipe.focuses[: int(share * CATALOGUE_SHARE + 0.5)] if rounds == 0 else []
+            run_recipe(run, recipe, share, seed * 1000 + rounds * 100 + index, focuses)
         rounds += 1
 
 
@@ -1400,7 +1575,11 @@ def report(tally: Tally, wanted: int, seconds: float, out=sys.stdout) -> bool:
         )
     groups: dict[tuple[str, str], list[Failure]] = collections.defaultdict(list)
     for failure in tally.failures:
-        groups[(failure.kind, failure.cause or _shape(failure))].append(failure)
+        # One group per root cause: where the server raised it and what it said (numbers
+        # and quoted values aside), or, without a traceback, the route and the answer.
+        said = re.sub(r"'[^']*'|\d+", "…", failure.message.split(": ", 1)[-1])[:70]
+        cause = f"{failure.cause} — {said}" if failure.cause else _shape(failure)
+        groups[(failure.kind, cause)].append(failure)
     print(f"  failures:              {len(tally.failures)} in {len(groups)} groups", file=out)
     for (kind, cause), failures in sorted(groups.items(), key=lambda item: -len(item[1])):
         first = failures[0]
