@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from segments import services
 from segments.admin.base import EstimatedCountPaginator
+from segments.admin.entities import AccountAdmin
 from segments.models import (
     Account,
     Membership,
@@ -208,6 +209,7 @@ def test_big_changelist_is_counted_by_estimate_not_by_a_full_count(
 ):
     AccountFactory.create_batch(30, ledger=ledger)
     monkeypatch.setattr(EstimatedCountPaginator, "exact_limit", 10)
+    monkeypatch.setattr(AccountAdmin, "list_per_page", 5)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE segments_account")
     with CaptureQueriesContext(connection) as queries:

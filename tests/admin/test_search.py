@@ -2,8 +2,9 @@
 
 - the condition Django's ``icontains`` search compiles to is served by the ``pg_trgm`` GIN
   indexes of migration 0007 (``EXPLAIN`` names them), for accounts, portfolios, segments;
-- a search finds its matches once for the count and the drill-down dates and once for
-  the page, never by walking the id index from each end;
+- a search reads its matches once when they fit on one page (page, count and drill-down
+  dates in one query), else twice (the page, then one bounded count with the dates), never
+  by walking the id index from each end;
 - the ledger filter beside it lists few ledgers (those of the chosen organization);
 - on SQLite the same model state builds no trigram index (``make run``).
 
@@ -19,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from segments.admin.base import LabelledRelatedFilter
+from segments.admin.entities import AccountAdmin
 from segments.indexes import TrigramIndex
 from segments.models import Account, Ledger, Organization, Portfolio, Segment
 from tests.factories import (
@@ -49,7 +51,14 @@ def test_search_matches_alias_name_and_entity_id_ignoring_case(staff_client, led
     }
 
 
-def test_a_search_reads_its_matches_twice_and_dates_them_right(staff_client, ledger):
+@pytest.mark.parametrize(("per_page", "reads"), [(50, 1), (1, 2)])
+def test_a_search_reads_its_matches_once_per_need_and_dates_them_right(
+    staff_client, ledger, monkeypatch, per_page, reads
+):
+    """One page holds them all: one query is the page, the count and the dates. More
+    pages: the first page, then one bounded count with the dates. Never a read of the id
+    index from each end for the dates."""
+    monkeypatch.setattr(AccountAdmin, "list_per_page", per_page)
     now = timezone.now()
     for alias, days in (("@other", 1600), ("@match-old", 800), ("@match-new", 0)):
         account = AccountFactory(ledger=ledger, alias=alias)
@@ -57,7 +66,8 @@ def test_a_search_reads_its_matches_twice_and_dates_them_right(staff_client, led
     with CaptureQueriesContext(connection) as queries:
         response = staff_client.get(ACCOUNTS, {"q": "match"})
     assert response.context["cl"].result_count == 2
-    assert len(searches(queries)) == 2, "one bounded count (with the dates), one page"
+    assert len(response.context["cl"].result_list) == min(per_page, 2)
+    assert len(searches(queries)) == reads
     content = response.content.decode()
     first = (now - dt.timedelta(days=800)).year
     for year in range(first, now.year + 1):
