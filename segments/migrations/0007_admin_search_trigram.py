@@ -6,8 +6,8 @@ portfolios (name, entity id) and segments (name, description). They serve the co
 Django's ``icontains`` compiles to, ``UPPER(col::text) LIKE UPPER('%term%')``.
 
 PostgreSQL: ``CREATE EXTENSION pg_trgm`` then ``CREATE INDEX CONCURRENTLY`` each index, so
-the tables stay readable and writable while they build (about 20 s for the accounts at 1M
-rows); hence ``atomic = False``. An interrupted build leaves an INVALID index behind: drop
+the tables stay readable and writable while they build (45 s for all seven at 1M accounts
+on a busy 2-core box); hence ``atomic = False``. An interrupted build leaves an INVALID index behind: drop
 it (``DROP INDEX CONCURRENTLY name``) and migrate again. Other databases (SQLite): both
 operations do nothing; the model state is the same everywhere.
 """
