@@ -12,8 +12,11 @@ body fields, look-alike unicode (zero-width, bidi overrides, combining marks, NF
 variants) and spreadsheet formulas — in bodies, query parameters, the ``Idempotency-Key``
 and ``If-Match`` headers and path segments. The API routes come from the served
 ``/v1/openapi.json`` (path ids of a seeded organization); the console routes from the URL
-resolver, each with the fields of its form, posted with a signed-in session, the CSRF
-token and the forms' one-time ``form_token``.
+resolver, each with the fields of its form (and those its served pages' forms show),
+posted with a signed-in session, the CSRF token and the forms' one-time ``form_token``;
+deletes aim at sacrificial rows. Each route's share of the requests starts with a
+catalogue (each of those inputs at each place of the route, the rest of the request
+valid: see ``api_focuses``/``console_focuses``) and goes on with hypothesis' own draws.
 
 Properties checked on every answer:
 
@@ -33,8 +36,12 @@ the request id) with one request each; exits non-zero on any failure or when few
 ``--requests`` were sent. ``--app-dir`` serves another checkout (e.g. a ``git worktree``
 of an older commit) with this fuzzer.
 
+Over HTTP gunicorn itself refuses control characters in header values (400, counted
+apart); the suite's in-process run (tests/hardening/test_hostile_fuzz_smoke.py) sends
+them to the app.
+
 Usage: python bench/hostile_fuzz.py [--requests 5000] [--seconds 900] [--seed 10]
-       [--port 8311] [--app-dir DIR]
+       [--port 8311] [--app-dir DIR] [--database-url URL] [--log FILE]
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils import timezone
 
 from bench.hostile_fuzz import (
     PASSWORD,
@@ -56,3 +57,29 @@ def test_hostile_inputs_answer_4xx_without_writing():
     ok = report(run.tally, REQUESTS, time.monotonic() - started, out=figures)
     assert run.tally.sent >= REQUESTS, figures.getvalue()
     assert ok, figures.getvalue()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_probe_sees_every_kind_of_write():
+    """The write check of the fuzzer is not blind: an insert, an update and a look-alike
+    name stored behind the services' back all show in the probe's snapshots."""
+    from segments.models import Segment
+
+    ids = seed_rows(USERNAME, PASSWORD, "admin", victims=0)
+    probe = Probe(_execute)
+    before = probe.snapshot()
+    segment = Segment.objects.get(pk=ids["segment"])
+    Segment.objects.filter(pk=segment.pk).update(name="Bl\u200back", updated_at=timezone.now())
+    after_update = probe.snapshot()
+    assert "segments_segment max(updated_at)" in " ".join(probe.writes(before, after_update))
+    assert probe.look_alikes(before, after_update) == ["segments_segment.name look-alike: 0 -> 1"]
+
+    Segment.objects.create(
+        organization_id=segment.organization_id, ledger_id=segment.ledger_id, name="New"
+    )
+    after_insert = probe.snapshot()
+    assert any(
+        change.startswith("segments_segment rows")
+        for change in probe.writes(after_update, after_insert)
+    )
