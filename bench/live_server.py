@@ -14,6 +14,7 @@ import contextlib
 import inspect
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -243,7 +244,16 @@ def live_app(
         yield LiveApp(base, database_url, username, password, token, ids, env, log_path)
 
 
-def logged_tracebacks(log_path: Path, limit: int = 3000) -> str:
-    """The tail of the server log when it holds a traceback, else ''."""
+def logged_tracebacks(log_path: Path, limit: int = 3) -> str:
+    """The server log's tracebacks (the first ``limit``, each with the log line that
+    introduced it and up to the next log line), else ''."""
     logged = log_path.read_bytes().decode(errors="replace") if log_path.exists() else ""
-    return logged[-limit:] if "Traceback" in logged else ""
+    found: list[str] = []
+    start = logged.find("Traceback")
+    while start != -1 and len(found) < limit:
+        line_start = logged.rfind("\n", 0, logged.rfind("\n", 0, start)) + 1
+        next_line = re.compile(r"\n(\d{4}-\d\d-\d\d |\{)").search(logged, start)
+        end = next_line.start() if next_line else len(logged)
+        found.append(logged[line_start:end])
+        start = logged.find("Traceback", end)
+    return "\n---\n".join(found)

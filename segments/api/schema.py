@@ -298,15 +298,16 @@ PATH_UUIDS = {
 
 class ApiAutoSchema(AutoSchema):
     """Path ids are UUIDs (a malformed one answers 400, 0065) and every response carries
-    ``X-Request-Id``. Request bodies are strict: no other properties (0053), the fields
-    that the services require on create, only the changeable ones on update."""
+    ``X-Request-Id``. Request bodies are strict: no other properties but null ones (0053),
+    the fields that the services require on create, only the changeable ones on update."""
 
     def _map_basic_serializer(self, serializer, direction) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
         if direction != "request":
             return schema
         serializer = force_instance(serializer)
-        schema["additionalProperties"] = False
+        # Any other key only as null: Midaz ignores a null key (serializers._refuse_unexpected).
+        schema["additionalProperties"] = {"nullable": True, "enum": [None]}
         if getattr(serializer, "entity_model", None) is not None:
             update = is_patched_serializer(serializer, direction)
             writable = writable_fields(serializer, update=update)

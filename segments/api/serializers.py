@@ -8,9 +8,10 @@ which raise the domain errors that the API shows.
 ``parse_body`` turns a request body into the keyword arguments of a service function:
 
 - a field that the entity does not have, or that is read-only (ids, timestamps, counts),
-  or that an update may not change → 0053 naming it; but a key sent as ``null`` that is
-  unknown, or a Midaz field this service does not implement (``not_implemented``), is
-  ignored, as Midaz ignores it (issue #11 item 6);
+  or that an update may not change → 0053 naming it; but a key sent as ``null`` that the
+  body may not set (unknown, a Midaz field this service does not implement such as an
+  account's ``holderId``, read-only, fixed after create) is ignored: Midaz never counts a
+  null key as unexpected (issue #11 item 6);
 - a value of the wrong JSON type (a number for a text, a text for a boolean or an object,
   an array for metadata) → 0094, naming the field and the expected type, as Midaz answers
   a body it cannot decode (issue #11 item 4); ``null`` is never a wrong type here (what
@@ -275,9 +276,6 @@ class EntityInputSerializer(serializers.Serializer):
     # Which fields a create or an update may set, and which a create needs, come from the
     # services (CREATE_FIELDS, UPDATE_FIELDS, REQUIRED_FIELDS) for this model.
     entity_model: ClassVar[type[Entity]]
-    # Midaz fields of the entity that this service does not implement: ignored when null.
-    not_implemented: ClassVar[frozenset[str]] = frozenset()
-
     status = StatusInputSerializer(source="*", required=False)
     metadata = MetadataField(required=False, allow_null=True)
 
@@ -324,9 +322,6 @@ class PortfolioInputSerializer(EntityInputSerializer):
 
 class AccountInputSerializer(EntityInputSerializer):
     entity_model = Account
-    # Midaz v4 fields that this service does not implement (shown as null / false).
-    not_implemented = frozenset({"holderId", "holderCheckSkipped"})
-
     name = _text(Account, "name")
     type = _text(Account, "type")
     assetCode = _text(Account, "asset_code")
@@ -394,14 +389,15 @@ def _refuse_unexpected(
     read_only: set[str],
     entity_type: str | None,
 ) -> None:
-    not_implemented = getattr(serializer, "not_implemented", frozenset())
+    """0053 for each key that this body may not set. Midaz never counts a key whose value
+    is ``null`` as unexpected: a null for a key that is not writable here (unknown, a
+    Midaz field we do not implement, read-only, or fixed after create) asks nothing and is
+    ignored; a null for a writable field keeps its meaning (clear it, or 0009/0047)."""
     problems: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, value in data.items():
-        if value is None and (
-            name in not_implemented or (name not in serializer.fields and name not in read_only)
-        ):
-            continue  # a null asks nothing of a field we do not have (as Midaz)
+        if value is None and name not in writable:
+            continue
         if name in read_only:
             problems[name] = READ_ONLY
         elif name not in serializer.fields:
@@ -505,6 +501,11 @@ def parse_body(
     read_only = set(output_class().fields) - set(serializer.fields) if output_class else set()
     writable = writable_fields(serializer, update=update)
     _refuse_unexpected(data, serializer, writable, read_only, entity_type)
+    if any(value is None and name not in writable for name, value in data.items()):
+        data = {
+            name: value for name, value in data.items() if value is not None or name in writable
+        }
+        serializer = serializer_class(data=data)
     _refuse_wrong_types(data, serializer, entity_type)
     if not serializer.is_valid():
         raise invalid_field_error(serializer.errors, entity_type=entity_type, values=data)

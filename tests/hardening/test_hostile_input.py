@@ -629,3 +629,32 @@ def test_null_for_an_implemented_field_keeps_its_meaning(api):
     )
     assert "id" in assert_problem(read_only, 400, "0053", api["client"])["fields"]
     assert snapshot() == before
+
+
+def test_null_for_a_read_only_or_fixed_field_is_ignored_as_midaz_does(api):
+    """Midaz never counts a key whose value is null as unexpected: a null ``id`` or
+    ``createdAt`` on create, or a null ``type`` (fixed after create) on update, asks
+    nothing; the same keys with a value are still refused (0053)."""
+    created = api["client"].post(
+        f"{api['base']}/segments",
+        {"name": "Nulls", "id": None, "createdAt": None, "accountCount": None},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    account = api["account"]
+    patched = api["client"].patch(
+        f"{api['base']}/accounts/{account.pk}",
+        {"name": "Renamed", "type": None, "assetCode": None, "id": None},
+        format="json",
+    )
+    assert patched.status_code == 200, patched.content
+    assert (patched.json()["type"], patched.json()["assetCode"]) == (
+        account.type,
+        account.asset_code,
+    )
+    before = snapshot()
+    fixed = api["client"].patch(
+        f"{api['base']}/accounts/{account.pk}", {"type": "savings"}, format="json"
+    )
+    assert "type" in assert_problem(fixed, 400, "0053", api["client"])["fields"]
+    assert snapshot() == before
