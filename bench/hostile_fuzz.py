@@ -471,6 +471,8 @@ METADATA_BAD = tuple(
     + [("k", raw) for raw in (json.dumps("\ud800"), nested(10_000, "array"), '{"a":1}')]
     + [(key, '"v"') for key in ("\x00", "k\x00", "\ud800", "x" * 101)]
 )
+# Metadata filter keys: a number as a key is read as an array index by PostgreSQL's ->>.
+METADATA_KEYS_BAD = (str(2**64), "\x00", "\ud800", "-1", "0", "1e400", "a.b", "'")
 WHOLE_BAD = (nested(50_000, "array"), nested(5_000, "object"), '{"name":"a","name":"b"}')
 WHOLE_BAD += ("NaN", "1e400", '"\\ud800"', "[]")
 HEADER_BAD = {
@@ -488,10 +490,8 @@ def api_focuses(method: str, names: tuple, query: tuple, fields: tuple) -> list[
     """The catalogue of one API operation."""
     groups: list[list] = []
     if method in ("GET", "HEAD") and query:
-        groups.append(
-            [("query", f"metadata.k={quote(v)}") for v in ("\x00", "\ud800", "1e400")]
-            + [("query", f"metadata.{quote(k)}=v") for k in ("\x00", "\ud800")]
-        )
+        groups.append([("query", f"metadata.k={quote(v)}") for v in ("\x00", "\ud800", "1e400")])
+        groups.append([("query", f"metadata.{quote(k)}=v") for k in METADATA_KEYS_BAD])
     if "start_date" in query:
         groups.append([("query", pair) for pair in DATE_PAIRS])
     if "cursor" in query:
@@ -520,11 +520,11 @@ def console_focuses(method: str, names: tuple, fields: tuple, export: bool) -> l
         if "start_date" in fields:
             groups.append([("query", pair) for pair in DATE_PAIRS])
         if "metadata" in fields:
-            groups.append(
-                [("query", f"metadata={quote(v)}") for v in ("k=\x00", "\x00=v", "k=\ud800")]
-            )
+            texts = ("k=\x00", f"{2**64}=v", "\x00=v", "k=\ud800", "-1=v", "1e400=v")
+            groups.append([("query", f"metadata={quote(v)}") for v in texts])
         if export:
             groups.append([("query", f"metadata.k={quote(v)}") for v in ("\x00", "\ud800")])
+            groups.append([("query", f"metadata.{quote(k)}=v") for k in METADATA_KEYS_BAD])
         plain = [f for f in fields if f not in ("from", "to", "start_date", "end_date")]
         groups += [[("query", f"{f}={quote(v)}") for v in QUERY_BAD] for f in plain]
     else:
@@ -1584,7 +1584,8 @@ def report(tally: Tally, wanted: int, seconds: float, out=sys.stdout) -> bool:
     for failure in tally.failures:
         # One group per root cause: where the server raised it and what it said (numbers
         # and quoted values aside), or, without a traceback, the route and the answer.
-        said = re.sub(r"'[^']*'|\d+", "…", failure.message.split(": ", 1)[-1])[:70]
+        first_line = (failure.message.splitlines() or [""])[0]
+        said = re.sub(r"'[^']*'|\d+", "…", first_line.split(": ", 1)[-1])[:70]
         cause = f"{failure.cause} — {said}" if failure.cause else _shape(failure)
         groups[(failure.kind, cause)].append(failure)
     print(f"  failures:              {len(tally.failures)} in {len(groups)} groups", file=out)
