@@ -72,7 +72,8 @@ def fuzz(base: str, token: str, ids: dict[str, str], wanted: int) -> int:
             answers_as_documented()
         except (Exception, BaseExceptionGroup) as failure:  # report all, not the first
             failures.append(
-                f"{operation.method.upper()} {operation.path} ({mode.value}): {failure}"
+                f"{operation.method.upper()} {operation.path} ({mode.value}): {failure}\n"
+                + described(failure)
             )
         # Hypothesis may stop early when an operation has few distinct inputs: top up.
         while sent < per_strategy // 2 and not failures:
@@ -94,10 +95,20 @@ def fuzz(base: str, token: str, ids: dict[str, str], wanted: int) -> int:
     print(f"  5xx responses:         {server_errors}")
     print(f"  schema violations:     {len(failures)}")
     for failure in failures[:20]:
-        print("   -", failure.splitlines()[0][:300])
+        print("   -", failure[:3000].replace("\n", "\n     "))
     ok = total >= wanted and server_errors == 0 and not failures
     print("  result:                " + ("PASS" if ok else "FAIL"))
     return 0 if ok else 1
+
+
+def described(failure: BaseException) -> str:
+    """Each check that failed, with the request that made it fail (a group's members)."""
+    members = failure.exceptions if isinstance(failure, BaseExceptionGroup) else [failure]
+    return "\n".join(
+        f"{type(member).__name__}: {member}"
+        + (f"\n{member.__notes__}" if getattr(member, "__notes__", None) else "")
+        for member in members
+    )
 
 
 def main() -> int:

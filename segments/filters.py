@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -121,7 +122,7 @@ class EntityFilterSet(django_filters.FilterSet):
             alias = f"_metadata_{index}"
             # Cast: compared as plain text on every database (SQLite's JSON-aware lookup
             # on a key transform would read the value as JSON).
-            text = Cast(KeyTextTransform(key, "metadata"), TextField())
+            text = Cast(MetadataKeyText(key, "metadata"), TextField())
             queryset = queryset.alias(**{alias: text}).filter(**{alias: value})
         return queryset
 
@@ -138,6 +139,26 @@ class EntityFilterSet(django_filters.FilterSet):
         if direction == "desc":
             return queryset.order_by(*(_descending(key) for key in keys))
         return queryset.order_by(*keys)
+
+
+class MetadataKeyText(KeyTextTransform):
+    """The text of one metadata key, the key always read as an object key. Django's own
+    transform reads a key made of digits as an array index (``metadata.5`` would never
+    match ``{"5": …}``, and ``metadata.18446744073709551616`` compiles to
+    ``jsonb ->> numeric``, which PostgreSQL refuses)."""
+
+    def as_postgresql(self, compiler, connection):
+        lhs, params = compiler.compile(self.lhs)
+        return f"({lhs} #>> %s)", (*params, [self.key_name])  # a text[] path: a key
+
+    def as_sqlite(self, compiler, connection):
+        lhs, params = compiler.compile(self.lhs)
+        path = "$." + json.dumps(self.key_name)
+        return (
+            f"(CASE WHEN JSON_TYPE({lhs}, %s) IN ('true', 'false', 'null') "
+            f"THEN JSON_TYPE({lhs}, %s) ELSE JSON_EXTRACT({lhs}, %s) END)",
+            (*params, path, *params, path, *params, path),
+        )
 
 
 def _descending(key: Any) -> Any:

@@ -363,6 +363,29 @@ def test_nul_in_a_query_parameter_is_0082_naming_it(api, params):
     assert_problem(response, 400, "0082", api["client"])
 
 
+def test_a_metadata_key_of_digits_is_a_key_not_an_array_index(api, client):
+    """``metadata.5`` filters on the key "5" (Django reads digits as an array index), and a
+    key too big for any index is just a key that no row has — never a 500."""
+    numbered = SegmentFactory(ledger=api["ledger"], name="Numbered", metadata={"5": "x"})
+    SegmentFactory(ledger=api["ledger"], name="Other", metadata={"6": "x"})
+    found = api["client"].get(f"{api['base']}/segments", {"metadata.5": "x"})
+    assert found.status_code == 200, found.content
+    assert [item["id"] for item in found.json()["items"]] == [str(numbered.pk)]
+    for path in ("segments", "accounts", "portfolios", "accounts/metrics/count"):
+        method = api["client"].head if path.endswith("count") else api["client"].get
+        response = method(f"{api['base']}/{path}", {"metadata.18446744073709551616": "v"})
+        assert response.status_code in (200, 204), (path, response.content)
+        assert response["X-Total-Count"] == "0"
+    user = UserFactory(username="digits-viewer")
+    member(user, api["ledger"].organization, Role.VIEWER)
+    client.force_login(user)
+    tab = client.get(
+        f"/organizations/{api['ledger'].organization_id}/ledgers/{api['ledger'].pk}/segments/",
+        {"metadata": "18446744073709551616=v"},
+    )
+    assert tab.status_code == 200
+
+
 @pytest.mark.parametrize("route", ["alias/%40ma%00ria", "external/co%00de", "alias/%00"])
 def test_nul_in_an_alias_path_finds_nothing(api, route):
     response = api["client"].get(f"{api['base']}/accounts/{route}")
