@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from segments import errors, selectors, services
@@ -39,7 +39,12 @@ from segments.admin.base import (
     ServiceForm,
     refused_row,
 )
-from segments.console.presenters import MemberLabels, member_labels, members_named
+from segments.console.presenters import (
+    MemberLabels,
+    member_counts_in_words,
+    member_labels,
+    members_named,
+)
 from segments.exports import (
     MEMBER_COLUMNS,
     csv_response,
@@ -355,18 +360,7 @@ def _short(value: Any) -> str:
 
 def _counted(counts: dict) -> str:
     """``3 accounts, 1 portfolio`` (kinds with none left out)."""
-    parts = []
-    accounts, portfolios = counts.get("accounts") or 0, counts.get("portfolios") or 0
-    if accounts:
-        parts.append(
-            ngettext("%(count)s account", "%(count)s accounts", accounts) % {"count": accounts}
-        )
-    if portfolios:
-        parts.append(
-            ngettext("%(count)s portfolio", "%(count)s portfolios", portfolios)
-            % {"count": portfolios}
-        )
-    return ", ".join(parts)
+    return ", ".join(member_counts_in_words(counts))
 
 
 def history_summary(entry: SegmentHistory, labels: MemberLabels) -> str:

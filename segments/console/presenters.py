@@ -79,9 +79,10 @@ def _status_text(value: Any) -> str:
     return status_label(value) if value else "—"
 
 
-def _members(payload: Mapping[str, Any] | None) -> str:
+def member_counts_in_words(payload: Mapping[str, Any] | None) -> list[str]:
+    """``["3 accounts", "1 portfolio"]`` for a members payload (kinds with none left out)."""
     payload = payload or {}
-    accounts, portfolios = payload.get("accounts", 0), payload.get("portfolios", 0)
+    accounts, portfolios = payload.get("accounts") or 0, payload.get("portfolios") or 0
     parts = []
     if accounts:
         parts.append(
@@ -92,6 +93,11 @@ def _members(payload: Mapping[str, Any] | None) -> str:
             ngettext("%(count)s portfolio", "%(count)s portfolios", portfolios)
             % {"count": portfolios}
         )
+    return parts
+
+
+def _members(payload: Mapping[str, Any] | None) -> str:
+    parts = member_counts_in_words(payload)
     return gettext(" and ").join(parts) if parts else gettext("no members")
 
 
