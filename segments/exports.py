@@ -53,7 +53,7 @@ from django.utils.translation import override, pgettext_lazy
 from django.views.decorators.http import require_GET
 
 from segments import selectors
-from segments.console.views.common import date_window_params
+from segments.console.views.lists import date_window_params
 from segments.errors import DomainError, EntityNotFound, MalformedQuery
 from segments.models import Account, Ledger, Portfolio, Segment
 

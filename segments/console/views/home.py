@@ -8,12 +8,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from segments import selectors
-from segments.console.views.common import (
-    console_view,
-    render_page,
-    replace_url_if_moved,
-    resolve_scope,
-)
+from segments.console.views.htmx import render_page
+from segments.console.views.lists import replace_url_if_moved
+from segments.console.views.scope import console_view, resolve_scope
 from segments.console.views.segment_lists import segment_list_context
 from segments.console.views.segments import create_dialog_context
 from segments.models import Membership

@@ -12,20 +12,14 @@ from django.views.decorators.http import require_safe
 
 from segments import errors, selectors, services
 from segments.console.forms import is_uuid, non_field_text, selected_ids
-from segments.console.views.common import (
-    console_view,
+from segments.console.views.htmx import htmx_done, refuse, render_page, with_toast
+from segments.console.views.lists import (
     filter_error,
-    htmx_done,
     list_state,
-    page_numbers,
     paginate_or_error,
-    refuse,
-    render_page,
     replace_url_if_moved,
-    require,
-    segment_url,
-    with_toast,
 )
+from segments.console.views.scope import console_view, require, segment_url
 from segments.console.views.segments import _segment_for, segment_page_context
 from segments.models import Status
 from segments.tenancy import Action
@@ -78,7 +72,6 @@ def members(request: HttpRequest, organization_id, segment_id, ledger_id=None) -
         "kind": kind,
         "state": state,
         "page": page,
-        "page_numbers": page_numbers(page),
         "filter_error": error,
         "list_url": segment_url(segment, "members"),
         "add_url": segment_url(segment, "members_add") + f"?kind={kind}",

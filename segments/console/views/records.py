@@ -27,22 +27,16 @@ from segments.console.forms import (
     selected_ids,
 )
 from segments.console.presenters import status_label
-from segments.console.views.common import (
+from segments.console.views.htmx import htmx_done, refuse, render_page, with_toast
+from segments.console.views.ledgers import TAB_PARTIALS, ledger_context
+from segments.console.views.lists import list_state, paginate_or_error, replace_url_if_moved
+from segments.console.views.scope import (
     Scope,
     console_view,
-    htmx_done,
-    list_state,
-    page_numbers,
-    paginate_or_error,
-    refuse,
-    render_page,
-    replace_url_if_moved,
     require,
     resolve_scope,
     segment_url,
-    with_toast,
 )
-from segments.console.views.ledgers import TAB_PARTIALS, ledger_context
 from segments.models import Account, Ledger, Portfolio
 from segments.tenancy import Action
 
@@ -55,7 +49,6 @@ class Records:
     model: type[Account] | type[Portfolio]
     form_class: type[MemberForm]
     ids_field: str
-    template: str
     list: Callable[..., Any]
     create: Callable[..., Any]
     update: Callable[..., Any]
@@ -117,7 +110,6 @@ ACCOUNTS = Records(
     model=Account,
     form_class=AccountForm,
     ids_field="account_ids",
-    template="console/ledger/accounts.html",
     list=selectors.list_accounts,
     create=services.create_account,
     update=services.update_account,
@@ -131,7 +123,6 @@ PORTFOLIOS = Records(
     model=Portfolio,
     form_class=PortfolioForm,
     ids_field="portfolio_ids",
-    template="console/ledger/portfolios.html",
     list=selectors.list_portfolios,
     create=services.create_portfolio,
     update=services.update_portfolio,
@@ -152,7 +143,7 @@ def _tab(request: HttpRequest, organization_id, ledger_id, records: Records) -> 
     page, error = paginate_or_error(
         lambda: records.list(request.user, scope.ledger, state.params), state.params
     )
-    for row in page.items:
+    for row in page.object_list:
         row.edit_url = records.url(scope, "edit", **{f"{records.key[:-1]}_id": row.pk})
         row.status_label = status_label(row.status_code)
         row.segment_url = segment_url(row.segment) if row.segment_id else None
@@ -160,7 +151,6 @@ def _tab(request: HttpRequest, organization_id, ledger_id, records: Records) -> 
         "records": records,
         "state": state,
         "page": page,
-        "page_numbers": page_numbers(page),
         "filter_error": error,
         "list_url": records.url(scope),
         "create_url": records.url(scope, "create"),
@@ -168,7 +158,10 @@ def _tab(request: HttpRequest, organization_id, ledger_id, records: Records) -> 
         "segments": list(selectors.segments_usable_in(request.user, scope.ledger)),
     }
     response = render_page(
-        request, records.template, context, TAB_PARTIALS | {f"{records.key}-table": "table"}
+        request,
+        "console/ledger/records.html",
+        context,
+        TAB_PARTIALS | {f"{records.key}-table": "table"},
     )
     replace_url_if_moved(request, response, page)
     return response

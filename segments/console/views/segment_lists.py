@@ -7,15 +7,11 @@ from typing import Any
 from django.http import HttpRequest
 
 from segments import selectors
-from segments.console.presenters import STATUS_LABELS
-from segments.console.views.common import (
-    LIST_LIMITS,
-    Scope,
-    attach_segment_urls,
-    list_state,
-    page_numbers,
-    paginate_or_error,
-)
+from segments.console.presenters import STATUS_LABELS, status_label
+from segments.console.views.lists import LIST_LIMITS, list_state, paginate_or_error
+from segments.console.views.scope import Scope, segment_url
+from segments.models import Segment
+from segments.validators import metadata_value_text
 
 SEGMENT_FILTERS = ("q", "status", "from", "to", "metadata")
 
@@ -30,13 +26,29 @@ def segment_list_context(request: HttpRequest, scope: Scope) -> dict[str, Any]:
         ),
         state.params,
     )
-    attach_segment_urls(page.items)
+    attach_segment_urls(page.object_list)
     return {
         "state": state,
         "page": page,
-        "page_numbers": page_numbers(page),
         "filter_error": filter_error,
         "list_url": scope.segments_url,
         "limits": LIST_LIMITS,
         "status_labels": STATUS_LABELS,
     }
+
+
+def attach_segment_urls(segments: list[Segment]) -> list[Segment]:
+    """Give each row the URLs of its pages and actions, its status in words and its
+    metadata as text (no query)."""
+    for segment in segments:
+        segment.urls = {
+            "detail": segment_url(segment),
+            "members": segment_url(segment, "members"),
+            "edit": segment_url(segment, "edit"),
+            "delete": segment_url(segment, "delete"),
+        }
+        segment.status_label = status_label(segment.status_code)
+        segment.metadata_items = [
+            (key, metadata_value_text(value)) for key, value in (segment.metadata or {}).items()
+        ]
+    return segments

@@ -13,21 +13,18 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from segments import errors, selectors, services, tenancy
-from segments.console import idempotency
+from segments.console import form_tokens
 from segments.console.forms import SegmentForm, add_domain_error, non_field_text
 from segments.console.presenters import history_entries, status_label
-from segments.console.views.common import (
+from segments.console.views.htmx import htmx_done, render_page, with_toast
+from segments.console.views.lists import paginate_or_error
+from segments.console.views.scope import (
     Scope,
     console_view,
-    htmx_done,
-    page_numbers,
-    paginate_or_error,
-    render_page,
     require,
     resolve_scope,
     segment_scope,
     segment_url,
-    with_toast,
 )
 from segments.models import Segment
 from segments.tenancy import Action
@@ -48,7 +45,7 @@ def _segment_for(
 
 def create_dialog_context(scope: Scope, form: SegmentForm | None = None) -> dict[str, Any]:
     """The New segment dialog, with a fresh one-time token (double-submit guard)."""
-    form = form or SegmentForm(initial={"form_token": idempotency.issue()})
+    form = form or SegmentForm(initial={"form_token": form_tokens.issue()})
     return {
         "form": form,
         "scope": scope,
@@ -69,7 +66,7 @@ def create(request: HttpRequest, organization_id, ledger_id=None) -> HttpRespons
     if not form.is_valid():
         return _form_errors(request, scope, form)
     token = form.cleaned_data["form_token"]
-    if not idempotency.claim(request.user.pk, token):
+    if not form_tokens.claim(request.user.pk, token):
         # The same form sent twice (double click, resubmitted page): already handled.
         return htmx_done(
             request,
@@ -82,10 +79,10 @@ def create(request: HttpRequest, organization_id, ledger_id=None) -> HttpRespons
             request.user, scope.organization, scope.ledger, **form.create_fields()
         )
     except errors.DomainError as exc:
-        idempotency.release(request.user.pk, token)
+        form_tokens.release(request.user.pk, token)
         toast = add_domain_error(form, exc, organization_level=scope.ledger is None)
         return _form_errors(request, scope, form, toast=toast)
-    idempotency.complete(request.user.pk, token, segment.pk)
+    form_tokens.complete(request.user.pk, token, segment.pk)
     return htmx_done(
         request,
         gettext("Segment created"),
@@ -265,8 +262,7 @@ def history(request: HttpRequest, organization_id, segment_id, ledger_id=None) -
     )
     context |= {
         "page": page,
-        "page_numbers": page_numbers(page),
-        "entries": history_entries(page.items),
+        "entries": history_entries(page.object_list),
         "filter_error": error,
         "list_url": segment_url(segment, "history"),
     }
