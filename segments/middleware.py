@@ -1,50 +1,27 @@
-"""Request id: every response carries ``X-Request-Id`` (the client's, if it sent a sane
-one, else a new one), and every log line written while serving the request names it."""
+"""The middleware of every request (request id aside: ``segments.request_id``): one
+structured log line per request, the body size limit (413) and the database outage answer
+(503, or 409 ``9009`` for a lost race for locks). Under ``/v1/`` each refusal is the API's
+problem document, sent by ``segments.api.problems``."""
 
 from __future__ import annotations
 
-import contextvars
 import datetime
 import json
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-REQUEST_ID_HEADER = "X-Request-Id"
-_ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "current_request_id", default="-"
+from segments import errors
+from segments.api.problems import (
+    is_api_request,
+    problem_from_domain_error,
+    problem_response,
+    protocol_problem,
 )
-
-
-class RequestIdMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        offered = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = offered if _ACCEPTABLE_ID.match(offered) else str(uuid.uuid4())
-        request.request_id = request_id
-        token = current_request_id.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            current_request_id.reset(token)
-        response[REQUEST_ID_HEADER] = request_id
-        return response
-
-
-class RequestIdLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get()
-        return True
-
 
 request_logger = logging.getLogger("segments.requests")
 
@@ -83,28 +60,6 @@ class RequestLogMiddleware:
         return response
 
 
-def _api_problem(request: HttpRequest, error, status_headers: dict[str, str]) -> HttpResponse:
-    from segments.api.errors import (
-        PROTOCOL_ERRORS,
-        Problem,
-        problem_from_domain_error,
-        problem_response,
-    )
-
-    if isinstance(error, str):
-        protocol = PROTOCOL_ERRORS[error]
-        problem = Problem(
-            protocol.http_status, protocol.code, protocol.title, protocol.default_message
-        )
-    else:
-        problem = problem_from_domain_error(error)
-    return problem_response(request, problem, status_headers)
-
-
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/v1/")
-
-
 class BodySizeLimitMiddleware:
     """A request whose declared body is larger than ``MAX_REQUEST_BODY_BYTES`` is answered
     413 before anything reads it (a problem document under ``/v1/``)."""
@@ -119,8 +74,8 @@ class BodySizeLimitMiddleware:
         except ValueError:
             declared = 0
         if declared > self.limit:
-            if _is_api(request):
-                return _api_problem(request, "413", {})
+            if is_api_request(request):
+                return problem_response(request, protocol_problem("413"))
             return HttpResponse(
                 "Request body too large.", status=413, content_type="text/plain; charset=utf-8"
             )
@@ -140,20 +95,19 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        from segments import errors
-
         error = errors.database_error(exception)
         if error is None:
             return None
         if isinstance(error, errors.ConcurrentChange):
             # A lost race for locks is no outage: 409, the client retries (9009).
             logging.getLogger("segments.requests").warning("lock conflict: %s", exception)
-            if _is_api(request):
-                return _api_problem(request, error, {})
+            if is_api_request(request):
+                return problem_response(request, problem_from_domain_error(error))
             return HttpResponse(error.message, status=409, content_type="text/plain; charset=utf-8")
         logging.getLogger("segments.requests").warning("database unavailable: %s", exception)
-        if _is_api(request):
-            return _api_problem(request, errors.ServiceUnavailable(), {"Retry-After": "5"})
+        if is_api_request(request):
+            problem = problem_from_domain_error(errors.ServiceUnavailable())
+            return problem_response(request, problem, {"Retry-After": "5"})
         response = render(request, "503.html", status=503)
         response["Retry-After"] = "5"
         return response

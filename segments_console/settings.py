@@ -69,7 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "segments.middleware.RequestIdMiddleware",
+    "segments.request_id.RequestIdMiddleware",
     "segments.middleware.RequestLogMiddleware",
     "segments.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -173,7 +173,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["segments.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "segments.api.errors.problem_exception_handler",
+    "EXCEPTION_HANDLER": "segments.api.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_RATES": {"api": os.environ.get("API_THROTTLE_RATE", "1000/minute")},
 }
@@ -193,7 +193,7 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "segments.middleware.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "segments.request_id.RequestIdLogFilter"}},
     "formatters": {
         "message_only": {"format": "%(message)s"},
         "plain": {

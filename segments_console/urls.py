@@ -1,3 +1,7 @@
+"""The project's URL conf: the admin, the API under ``/v1/`` (any other ``/v1…`` URL is
+the API's 0484), the language switch, the CSV exports and the console; and the site-wide
+404/500 views."""
+
 from django.contrib import admin
 from django.urls import include, path, re_path
 
@@ -12,5 +16,6 @@ urlpatterns = [
     path("", include("segments.console.urls")),
 ]
 
-handler404 = "segments.api.errors.not_found"
-handler500 = "segments.api.errors.server_error"
+# Site-wide error views (segments_console/views.py): a problem document under /v1/.
+handler404 = "segments_console.views.not_found"
+handler500 = "segments_console.views.server_error"

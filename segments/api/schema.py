@@ -26,7 +26,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from segments.api.errors import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
+from segments.api.problems import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 from segments.api.serializers import (
     HistoryEntrySerializer,
     MembersAssignedSerializer,
@@ -93,7 +93,7 @@ COUNT_ERRORS = (400, 401, 404, 429, 500, 503)
 def problems(statuses: Iterable[int]) -> dict[Any, OpenApiResponse]:
     """Each error status as a problem document: ``application/problem+json``, or
     ``application/json`` when the request's ``Accept`` names only that
-    (``errors.problem_content_type``)."""
+    (``problems.problem_content_type``)."""
     return {
         (status, content_type): OpenApiResponse(
             ProblemSerializer, description=ERROR_DESCRIPTIONS[status]

@@ -31,7 +31,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from segments import errors, services
-from segments.api.errors import invalid_field_error
+from segments.api.problems import invalid_field_error
 from segments.models import (
     Account,
     Entity,

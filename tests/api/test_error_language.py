@@ -10,7 +10,7 @@ import json
 import pytest
 from django.utils import translation
 
-from segments.api.errors import PROTOCOL_ERRORS
+from segments.api.problems import PROTOCOL_ERRORS
 from segments.errors import EntityNotFound
 from segments.models import Segment
 
