@@ -12,7 +12,7 @@ urlpatterns = [
     path("v1/", include("segments.api.urls")),
     re_path(r"^v1(?:/.*)?$", route_not_found, name="api-route-not-found"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", include("segments.export_urls")),
+    path("", include("segments.console.export_urls")),
     path("", include("segments.console.urls")),
 ]
 

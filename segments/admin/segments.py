@@ -39,17 +39,17 @@ from segments.admin.base import (
     ServiceForm,
     refused_row,
 )
+from segments.console.exports import (
+    MEMBER_COLUMNS,
+    csv_response,
+    dated_filename,
+    segments_members_rows,
+)
 from segments.console.presenters import (
     MemberLabels,
     member_counts_in_words,
     member_labels,
     members_named,
-)
-from segments.exports import (
-    MEMBER_COLUMNS,
-    csv_response,
-    dated_filename,
-    segments_members_rows,
 )
 from segments.models import HistoryAction, Segment, SegmentHistory, Status
 

@@ -12,7 +12,7 @@ The file is either
 Rules:
 
 - a value as an export wrote it is read back: ``'@external/x`` (an alias the export
-  defused against spreadsheet formulas, ``exports.defuse``) names ``@external/x``;
+  defused against spreadsheet formulas, ``console.exports.defuse``) names ``@external/x``;
 - every row is checked before anything is written: a malformed value, an unknown account,
   one outside the segment's scope (its ledger, or its organization for an organization
   segment), a deleted one, an alias that names accounts in several ledgers, or a row that
@@ -42,8 +42,8 @@ from django.db.models import Q
 from tqdm import tqdm
 
 from segments import services
+from segments.console.exports import column_headers, restore
 from segments.errors import DomainError
-from segments.exports import column_headers, restore
 from segments.models import Account, Portfolio, Segment, Status
 from segments.validators import ALIAS_PATTERN
 

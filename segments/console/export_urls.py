@@ -1,8 +1,9 @@
-"""CSV exports of the console (issue 5). Views live in ``segments/exports.py``."""
+"""URLs of the console's CSV exports (namespace ``exports``); the views are in
+``segments.console.exports``."""
 
 from django.urls import path
 
-from segments import exports
+from segments.console import exports
 
 app_name = "exports"
 urlpatterns = [

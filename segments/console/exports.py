@@ -76,16 +76,12 @@ SEGMENT_COLUMNS = (
     "created_at",
     "updated_at",
 )
+# An account's own fields, named alike in a member file and in the model.
+ACCOUNT_FIELDS = ("alias", "name", "type", "asset_code", "portfolio_id", "entity_id", "ledger_id")
 MEMBER_COLUMNS = (
     "kind",
     "id",
-    "alias",
-    "name",
-    "type",
-    "asset_code",
-    "portfolio_id",
-    "entity_id",
-    "ledger_id",
+    *ACCOUNT_FIELDS,
     "status",
     "blocked",
     "created_at",
@@ -232,19 +228,7 @@ def segment_rows(segments: QuerySet[Segment]) -> Iterator[list[Any]]:
         ]
 
 
-ACCOUNT_VALUES = (
-    "pk",
-    "alias",
-    "name",
-    "type",
-    "asset_code",
-    "portfolio_id",
-    "entity_id",
-    "ledger_id",
-    "status_code",
-    "blocked",
-    "created_at",
-)
+ACCOUNT_VALUES = ("pk", *ACCOUNT_FIELDS, "status_code", "blocked", "created_at")
 PORTFOLIO_VALUES = ("pk", "name", "entity_id", "ledger_id", "status_code", "created_at")
 
 
