@@ -7,7 +7,7 @@ list endpoints 4–6× slower than the same SQL rendered bare. Here a page is re
 is turned into its JSON object by a plain function that yields exactly what the output
 serializer of ``segments.api.serializers`` yields for the same entity — same keys, same
 order, same values (UUIDs as text, datetimes as DRF's ISO 8601 with ``Z``, unset names of
-accounts as ``""``, unset ``entityId`` of portfolios left out). ``tests/test_counters_api``
+accounts as ``""``, unset ``entityId`` of portfolios left out). ``tests/api/test_rows``
 checks that equivalence; the serializers stay the reference (and the OpenAPI schema).
 """
 

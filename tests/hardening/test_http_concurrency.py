@@ -1,5 +1,5 @@
 """Races through the real HTTP stack: a live server (one thread and one PostgreSQL
-connection per request) and clients released at the same instant (``tests.live_http``)."""
+connection per request) and clients released at the same instant (``tests.testing``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from tests.factories import (
     member,
     token_for,
 )
-from tests.live_http import at_once, call
+from tests.testing.live_http import call
+from tests.testing.threads import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -23,7 +23,7 @@ from tests.factories import (
     member,
     token_for,
 )
-from tests.live_http import call
+from tests.testing.live_http import call
 
 
 def lock_conflict(cause: Exception) -> OperationalError:

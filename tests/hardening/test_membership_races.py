@@ -20,7 +20,8 @@ from tests.factories import (
     member,
     token_for,
 )
-from tests.live_http import at_once, call
+from tests.testing.live_http import call
+from tests.testing.threads import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

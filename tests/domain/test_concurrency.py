@@ -1,43 +1,19 @@
 """Races that only a real database can referee: PostgreSQL, real connections, threads."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from segments import errors, services
 from segments.models import Account, Segment
 from tests.factories import AccountFactory, LedgerFactory, OrganizationFactory, UserFactory
+from tests.testing.threads import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_at_once(count: int, work) -> list:
-    """Run ``work(i)`` in ``count`` threads released together; collect results/exceptions."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def runner(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = work(index)
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_twenty_concurrent_creates_of_one_name_let_exactly_one_win():
     ledger = LedgerFactory(organization=OrganizationFactory())
     user = UserFactory()
-    results = run_at_once(
+    results = at_once(
         20,
         lambda i: services.create_segment(
             user, ledger.organization, ledger, name="Black" if i % 2 else "BLACK"
@@ -64,7 +40,7 @@ def test_concurrent_assign_and_delete_never_leave_a_member_of_a_deleted_segment(
                 user, segment, account_ids=[a.pk for a in accounts[index::2]]
             )
 
-        results = run_at_once(2, work)
+        results = at_once(2, work)
         deleted = Segment.all_objects.get(pk=segment.pk).deleted_at is not None
         members = Account.all_objects.filter(segment=segment).count()
         if deleted:

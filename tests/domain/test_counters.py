@@ -5,7 +5,6 @@ by database triggers (``segments.counters``), so each test compares them with a 
 from __future__ import annotations
 
 import random
-import threading
 
 import pytest
 from django.core.management import call_command
@@ -21,6 +20,7 @@ from tests.factories import (
     UserFactory,
     member,
 )
+from tests.testing.threads import at_once
 
 
 def assert_exact(*segments: Segment) -> None:
@@ -156,27 +156,6 @@ def test_recount_segments_repairs_drift(scope):
 # --------------------------------------------------------------------------- concurrency
 
 
-def _run_threads(count: int, work) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def runner(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = work(index)
-        except Exception as exc:  # reported by the assertions
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
-
-
 def _deadlock(exc: Exception) -> bool:
     return getattr(getattr(exc, "__cause__", None), "sqlstate", None) == "40P01"
 
@@ -222,7 +201,7 @@ def test_concurrent_moves_keep_counters_exact():
                         raise
         return done
 
-    results = _run_threads(6, work)
+    results = at_once(6, work)
     assert all(isinstance(r, int) for r in results), results
     assert_exact(*segments)
     assert sum(s.account_count for s in Segment.objects.filter(ledger=ledger)) == 60
