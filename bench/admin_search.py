@@ -155,7 +155,7 @@ def capture(scenario: AdminScenario, session: str, plans: Path) -> str:
 def reads_all_accounts(plans: str) -> bool:
     """Whether a plan scans the accounts table sequentially past the paginator's bound (a
     bounded count reads at most ``exact_limit`` rows that way, and stops)."""
-    from segments.admin.base import EstimatedCountPaginator
+    from segments.admin.counting import EstimatedCountPaginator
 
     lines = plans.splitlines()
     for index, line in enumerate(lines):

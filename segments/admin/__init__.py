@@ -1,6 +1,6 @@
 """The Django admin for back-office staff: organizations, ledgers, portfolios, accounts,
 segments, memberships and segment history, saved and deleted through the same services as
-the console and the API (see ``segments.admin.base``)."""
+the console and the API (see ``segments.admin.forms`` and ``segments.admin.actions``)."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _

@@ -1,5 +1,5 @@
 """Admin pages of organizations, ledgers, portfolios and accounts. Every save and delete
-goes through ``segments.services`` (see ``segments.admin.base``)."""
+goes through ``segments.services`` (see ``segments.admin.forms``)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from segments import errors, services
-from segments.admin.base import (
-    DeletedFilter,
-    EntityAdmin,
-    LabelledRelatedFilter,
-    SegmentFilter,
-    ServiceForm,
-)
+from segments.admin.base import EntityAdmin
+from segments.admin.filters import DeletedFilter, LabelledRelatedFilter, SegmentFilter
+from segments.admin.forms import ServiceForm
 from segments.models import Account, Ledger, Organization, Portfolio
 
 STATUS_FIELDSET = (_("Status"), {"fields": ("status_code", "status_description")})

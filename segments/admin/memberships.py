@@ -6,7 +6,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from segments.admin.base import BigTableMixin, LabelledChoicesMixin, LabelledRelatedFilter
+from segments.admin.changelists import BigTableMixin
+from segments.admin.choices import LabelledChoicesMixin
+from segments.admin.filters import LabelledRelatedFilter
 from segments.models import Membership
 
 

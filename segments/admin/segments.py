@@ -28,17 +28,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from segments import errors, selectors, services
-from segments.admin.base import (
-    BigTableMixin,
-    DeletedFilter,
-    EntityAdmin,
-    LabelledChoicesMixin,
-    LabelledRelatedFilter,
-    QuickDatesChangeList,
-    SegmentFilter,
-    ServiceForm,
-    refused_row,
-)
+from segments.admin.base import EntityAdmin
+from segments.admin.changelists import BigTableMixin, QuickDatesChangeList
+from segments.admin.choices import LabelledChoicesMixin
+from segments.admin.filters import DeletedFilter, LabelledRelatedFilter, SegmentFilter
+from segments.admin.forms import ServiceForm
 from segments.console.exports import (
     MEMBER_COLUMNS,
     csv_response,
@@ -122,9 +116,6 @@ class SegmentAdmin(EntityAdmin):
     delete_service = staticmethod(services.delete_segment)
 
     # ----------------------------------------------------------------- list and form
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Segment]:
-        return selectors.with_member_counts(super().get_queryset(request))
 
     @admin.display(description=_("scope"), ordering="ledger__name")
     def scope(self, obj: Segment) -> str:
@@ -231,21 +222,16 @@ class SegmentAdmin(EntityAdmin):
         self._set_status(request, queryset, Status.INACTIVE)
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[Segment], status: str) -> None:
-        changed, refused = 0, []
-        for segment in queryset.filter(deleted_at__isnull=True).exclude(status_code=status):
-            try:
-                services.update_segment(request.user, segment, {"status_code": status})
-            except errors.DomainError as error:
-                refused.append(refused_row(segment, error.message))
-                continue
-            self.log_change(request, segment, f"Status set to {status}.")
-            changed += 1
-        done = gettext("%(count)s %(entities)s set to %(status)s.") % {
-            "count": changed,
-            "entities": self._plural(changed),
-            "status": status,
-        }
-        self.report(request, done, refused)
+        self.each_row(
+            request,
+            queryset.filter(deleted_at__isnull=True).exclude(status_code=status),
+            lambda segment: services.update_segment(request.user, segment, {"status_code": status}),
+            log=lambda segment: self.log_change(request, segment, f"Status set to {status}."),
+            done=lambda count, _results: (
+                gettext("%(count)s %(entities)s set to %(status)s.")
+                % {"count": count, "entities": self._plural(count), "status": status}
+            ),
+        )
 
     @admin.action(
         permissions=["delete"],
@@ -278,23 +264,26 @@ class SegmentAdmin(EntityAdmin):
                     for s in live
                 ],
             )
-        deleted, detached, refused = 0, {"accounts": 0, "portfolios": 0}, []
-        for segment in live:
-            try:
-                counts = services.delete_segment(request.user, segment, detach=True)
-            except errors.DomainError as error:
-                refused.append(refused_row(segment, error.message))
-                continue
-            self.log_deletions(request, [segment])
-            deleted += 1
-            for kind in detached:
-                detached[kind] += counts[kind]
-        done = gettext(
+        self.each_row(
+            request,
+            live,
+            lambda segment: services.delete_segment(request.user, segment, detach=True),
+            log=lambda segment: self.log_deletions(request, [segment]),
+            done=self._detached_and_deleted,
+        )
+        return None
+
+    def _detached_and_deleted(self, count: int, detached: list[dict[str, int]]) -> str:
+        """What "Detach members and delete" did, from each deleted segment's counts."""
+        return gettext(
             "Deleted %(count)s %(entities)s; detached %(accounts)s account(s) and "
             "%(portfolios)s portfolio(s)."
-        ) % {"count": deleted, "entities": self._plural(deleted), **detached}
-        self.report(request, done, refused)
-        return None
+        ) % {
+            "count": count,
+            "entities": self._plural(count),
+            "accounts": sum(counts["accounts"] for counts in detached),
+            "portfolios": sum(counts["portfolios"] for counts in detached),
+        }
 
     @admin.action(
         permissions=["change"],
@@ -315,20 +304,16 @@ class SegmentAdmin(EntityAdmin):
                 messages.WARNING,
             )
             return
-        restored, refused = 0, []
-        for segment in deleted:
-            try:
-                services.restore_segment(request.user, segment)
-            except errors.DomainError as error:
-                refused.append(refused_row(segment, error.message))
-                continue
-            self.log_change(request, segment, "Restored.")
-            restored += 1
-        done = gettext("Restored %(count)s %(entities)s.") % {
-            "count": restored,
-            "entities": self._plural(restored),
-        }
-        self.report(request, done, refused)
+        self.each_row(
+            request,
+            deleted,
+            lambda segment: services.restore_segment(request.user, segment),
+            log=lambda segment: self.log_change(request, segment, "Restored."),
+            done=lambda count, _results: (
+                gettext("Restored %(count)s %(entities)s.")
+                % {"count": count, "entities": self._plural(count)}
+            ),
+        )
 
     @admin.action(
         permissions=["view"],

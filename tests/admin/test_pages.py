@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from segments import services
-from segments.admin.base import EstimatedCountPaginator
+from segments.admin.counting import EstimatedCountPaginator
 from segments.admin.entities import AccountAdmin
 from segments.models import (
     Account,

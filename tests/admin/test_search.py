@@ -19,8 +19,8 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from segments.admin.base import LabelledRelatedFilter
 from segments.admin.entities import AccountAdmin
+from segments.admin.filters import LabelledRelatedFilter
 from segments.indexes import TrigramIndex
 from segments.models import Account, Ledger, Organization, Portfolio, Segment
 from tests.factories import (
