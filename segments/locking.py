@@ -4,7 +4,7 @@ Every transaction that may change which segment an account or portfolio is in ta
 row locks in this order, never going back to an earlier step once it holds a later one:
 
 1. the parents it creates under (organization, then ledger), held ``FOR KEY SHARE``
-   (``services._hold_parent``);
+   (``services.rows.hold_parent``);
 2. **segments, in id order**, ``FOR UPDATE``: the segments its members join AND every
    segment they are in now (a move, a delete or a removal changes that segment's member
    counter: the triggers of ``segments.counters`` update it, also in id order, so they

@@ -35,6 +35,8 @@ class Status(models.TextChoices):
 
 
 class LiveQuerySet(models.QuerySet):
+    """``.live()`` / ``.deleted()``: the soft-delete filter, written once."""
+
     def live(self) -> LiveQuerySet:
         return self.filter(deleted_at__isnull=True)
 
@@ -46,7 +48,7 @@ class LiveManager(models.Manager.from_queryset(LiveQuerySet)):
     """Hides soft-deleted rows: what every list, count, lookup and select uses."""
 
     def get_queryset(self) -> LiveQuerySet:
-        return super().get_queryset().filter(deleted_at__isnull=True)
+        return super().get_queryset().live()
 
 
 class AllRowsManager(models.Manager.from_queryset(LiveQuerySet)):
@@ -76,10 +78,6 @@ class Entity(models.Model):
 
     class Meta:
         abstract = True
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
 
     @classmethod
     def status_check(cls, table: str) -> models.CheckConstraint:
@@ -230,7 +228,13 @@ class Segment(Entity):
 
     @property
     def is_organization_level(self) -> bool:
+        """Serves every ledger of its organization (no ``ledger``)."""
         return self.ledger_id is None
+
+    @property
+    def accepts_members(self) -> bool:
+        """Only a live, ACTIVE segment takes new members (0014 otherwise)."""
+        return self.deleted_at is None and self.status_code == Status.ACTIVE
 
 
 class Portfolio(Entity):
@@ -269,6 +273,13 @@ class Portfolio(Entity):
         return self.name
 
 
+def _optional_key_without_index(to: type[models.Model] | str, related_name: str):
+    """An optional, protected key of accounts that ``Account.Meta.indexes`` covers."""
+    return models.ForeignKey(
+        to, models.PROTECT, null=True, blank=True, related_name=related_name, db_index=False
+    )
+
+
 class Account(Entity):
     # The foreign keys of accounts are indexed by the composite and partial indexes of
     # ``Meta.indexes`` (each one leads an index that covers every row that has it), not by
@@ -284,30 +295,9 @@ class Account(Entity):
     asset_code = models.CharField(max_length=100, validators=[validate_asset_code])
     alias = models.CharField(max_length=100, null=True, blank=True)
     entity_id = models.CharField(max_length=256, null=True, blank=True)
-    parent_account = models.ForeignKey(
-        "self",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="children",
-        db_index=False,
-    )
-    portfolio = models.ForeignKey(
-        Portfolio,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="accounts",
-        db_index=False,
-    )
-    segment = models.ForeignKey(
-        Segment,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="accounts",
-        db_index=False,
-    )
+    parent_account = _optional_key_without_index("self", related_name="children")
+    portfolio = _optional_key_without_index(Portfolio, related_name="accounts")
+    segment = _optional_key_without_index(Segment, related_name="accounts")
     blocked = models.BooleanField(default=False)
 
     entity_type = "Account"

@@ -108,14 +108,6 @@ def get_account(user, organization_id: Any, ledger_id: Any, **lookup: Any) -> Ac
 # --------------------------------------------------------------------------- lists
 
 
-def with_member_counts(queryset: QuerySet[Segment]) -> QuerySet[Segment]:
-    """Segments with ``account_count`` and ``portfolio_count`` (live direct members).
-    They are columns of the segment, kept exact by database triggers
-    (``segments.counters``), so this reads no member row; kept as the one place that says
-    a list shows counts."""
-    return queryset
-
-
 def restrict_within(queryset: QuerySet, user, organization_id: Any) -> QuerySet:
     """``tenancy.restrict`` for a list already confined to one organization (the rows of a
     ledger, a segment …): all of them when the user may view that organization, else
@@ -142,12 +134,14 @@ def list_segments(
     user, organization: Organization, ledger: Ledger | None, params: Mapping[str, Any]
 ) -> QuerySet[Segment]:
     """Segments of a ledger, or the organization-level segments when ``ledger`` is None,
-    with their member counts."""
+    with their member counts (``account_count`` and ``portfolio_count``: columns of the
+    segment that database triggers keep exact, ``segments.counters``; no member row is
+    read)."""
     queryset = Segment.objects.filter(organization=organization, ledger=ledger).select_related(
         "ledger"
     )
     queryset = restrict_within(queryset, user, organization.pk)
-    return with_member_counts(apply_filters(SegmentFilterSet, params, queryset))
+    return apply_filters(SegmentFilterSet, params, queryset)
 
 
 def segments_usable_in(user, ledger: Ledger) -> QuerySet[Segment]:
@@ -196,7 +190,7 @@ def _assignable_to(model, user, segment: Segment) -> QuerySet:
     queryset = model.objects.filter(
         organization_id=segment.organization_id, ledger__deleted_at__isnull=True
     ).exclude(segment_id=segment.pk)
-    if segment.ledger_id:
+    if not segment.is_organization_level:
         queryset = queryset.filter(ledger_id=segment.ledger_id)
     return restrict(queryset, user).select_related("ledger", "segment")
 

@@ -191,5 +191,5 @@ def normalize_name(name: str) -> str:
     ``é``) are one name, and collide where names must be unique; and a right-to-left
     override cannot make a name read as another. Every named entity's names (segment,
     ledger, portfolio and account names, an organization's legal name and doing-business-
-    as) pass through it in ``services._validate``, so every face stores the same text."""
+    as) pass through it in ``services.validation.validate``, so every face stores the same text."""
     return unicodedata.normalize("NFC", name.translate(_WITHOUT_INVISIBLE)).strip()

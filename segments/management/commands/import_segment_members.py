@@ -44,7 +44,7 @@ from tqdm import tqdm
 from segments import services
 from segments.console.exports import column_headers, restore
 from segments.errors import DomainError
-from segments.models import Account, Portfolio, Segment, Status
+from segments.models import Account, Portfolio, Segment
 from segments.validators import ALIAS_PATTERN
 
 BATCH_SIZE = services.BULK_MEMBERS_MAX
@@ -134,7 +134,7 @@ class Command(BaseCommand):
         segment = Segment.objects.select_related("ledger", "organization").filter(pk=pk).first()
         if segment is None:
             raise CommandError(f"No live segment has the id {segment_id}.")
-        if segment.status_code != Status.ACTIVE:
+        if not segment.accepts_members:
             raise CommandError(
                 f"Segment “{segment.name}” is {segment.status_code}; only ACTIVE segments "
                 "accept members."
@@ -356,7 +356,7 @@ def _in_scope(segment: Segment, ledger_id, organization_id) -> bool:
 
 def _scope_q(segment: Segment) -> Q:
     """The rows a segment may take (for the report; ``assign_members`` decides)."""
-    if segment.ledger_id:
+    if not segment.is_organization_level:
         return Q(ledger_id=segment.ledger_id)
     return Q(organization_id=segment.organization_id)
 

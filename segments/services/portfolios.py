@@ -1,0 +1,91 @@
+"""Portfolios: groups of accounts of one ledger. A portfolio's segment, if any, is one
+that takes members of its ledger (``membership.segment_for_member``); a portfolio
+holding live accounts is not deleted, and a deleted one leaves its segment. Changes of
+its segment are recorded in the segments' history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from segments import locking
+from segments.locking import atomic_service
+from segments.models import HistoryAction, Ledger, Portfolio
+from segments.services.history import record_membership, record_move
+from segments.services.membership import segment_for_member
+from segments.services.rows import delete_checked, hold_parent, lock_for_update
+from segments.services.validation import (
+    CREATE_FIELDS,
+    UPDATE_FIELDS,
+    apply_changes,
+    as_uuid,
+    finish_update,
+    merge_metadata,
+    refuse_unknown,
+    require,
+    save,
+    validate,
+    without,
+)
+
+
+@atomic_service
+def create_portfolio(actor, ledger: Ledger, **fields: Any) -> Portfolio:
+    """Create a portfolio in a live ledger; its segment, if any, must accept members of
+    that ledger (see ``segment_for_member``)."""
+    refuse_unknown(Portfolio, fields, CREATE_FIELDS[Portfolio])
+    require(Portfolio, fields)
+    hold_parent(Ledger, ledger.pk)
+    portfolio = Portfolio(
+        organization_id=ledger.organization_id,
+        ledger=ledger,
+        **without(fields, {"segment_id", "metadata"}),
+    )
+    portfolio.metadata = merge_metadata({}, fields.get("metadata") or {})
+    if fields.get("segment_id") is not None:
+        portfolio.segment = segment_for_member(ledger, fields["segment_id"])
+    validate(portfolio)
+    save(portfolio, create=True)
+    record_membership(
+        portfolio.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, portfolio_ids=[portfolio.pk]
+    )
+    return portfolio
+
+
+@atomic_service
+def update_portfolio(
+    actor, portfolio: Portfolio, changes: Mapping[str, Any], *, if_match: str | None = None
+) -> Portfolio:
+    """Change a portfolio; ``segment_id=None`` takes it out of its segment."""
+    refuse_unknown(Portfolio, changes, UPDATE_FIELDS[Portfolio])
+    if "segment_id" in changes:
+        new_id = changes["segment_id"]
+        locking.lock_members(
+            portfolio.organization_id,
+            segments=[as_uuid(new_id, "segment_id")] if new_id is not None else [],
+            portfolios=[portfolio.pk],
+        )
+    portfolio = lock_for_update(portfolio)
+    previous_segment_id = portfolio.segment_id
+    if "segment_id" in changes:
+        new_id = changes["segment_id"]
+        portfolio.segment = (
+            segment_for_member(portfolio.ledger, new_id) if new_id is not None else None
+        )
+    apply_changes(portfolio, changes, {"segment_id"})
+    portfolio = finish_update(portfolio, if_match)
+    record_move(previous_segment_id, portfolio.segment_id, actor, portfolio_ids=[portfolio.pk])
+    return portfolio
+
+
+@atomic_service
+def delete_portfolio(actor, portfolio: Portfolio, *, if_match: str | None = None) -> None:
+    """A portfolio that still holds live accounts cannot be deleted (9002); leaving, it
+    leaves its segment too."""
+    locking.lock_members(portfolio.organization_id, portfolios=[portfolio.pk])
+    portfolio = delete_checked(
+        portfolio, if_match, lambda locked: {"accounts": locked.accounts.live().count()}
+    )
+    record_membership(
+        portfolio.segment_id, actor, HistoryAction.MEMBERS_REMOVED, portfolio_ids=[portfolio.pk]
+    )

@@ -1,0 +1,127 @@
+"""Segments: clusters of accounts and portfolios, in one ledger or, at organization
+level, serving every ledger of the organization. A segment's name (trimmed) is free,
+case-insensitively, among the live segments of its scope (0015); its scope never
+changes. Every change is recorded in its history (``services.history``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import timezone
+
+from segments import errors
+from segments.locking import atomic_service
+from segments.models import Account, HistoryAction, Ledger, Organization, Portfolio, Segment
+from segments.services.history import record, snapshot
+from segments.services.rows import hold_parent, lock_for_update, soft_delete
+from segments.services.validation import (
+    CREATE_FIELDS,
+    UPDATE_FIELDS,
+    apply_changes,
+    check_if_match,
+    finish_update,
+    merge_metadata,
+    refuse_unknown,
+    require,
+    save,
+    validate,
+    without,
+)
+
+
+@atomic_service
+def create_segment(
+    actor, organization: Organization, ledger: Ledger | None = None, **fields: Any
+) -> Segment:
+    """Create a segment in a ledger, or at organization level when ``ledger`` is None.
+    Its name (trimmed) must be free, case-insensitively, among the live segments of that
+    scope (0015)."""
+    refuse_unknown(Segment, fields, CREATE_FIELDS[Segment])
+    require(Segment, fields)
+    hold_parent(Organization, organization.pk)
+    if ledger is not None:
+        if ledger.organization_id != organization.pk:
+            raise errors.LedgerNotFound(entity_type="Ledger")
+        hold_parent(Ledger, ledger.pk)
+    segment = Segment(organization=organization, ledger=ledger, **without(fields, {"metadata"}))
+    segment.metadata = merge_metadata({}, fields.get("metadata") or {})
+    validate(segment)
+    save(segment, create=True)
+    record(segment, actor, HistoryAction.CREATED, None, snapshot(segment))
+    return segment
+
+
+@atomic_service
+def update_segment(
+    actor, segment: Segment, changes: Mapping[str, Any], *, if_match: str | None = None
+) -> Segment:
+    """Change a segment's name, description, status or metadata. The scope never changes.
+    Members stay when the status leaves ACTIVE; only new assignments are refused then."""
+    refuse_unknown(Segment, changes, UPDATE_FIELDS[Segment])
+    segment = lock_for_update(segment)
+    before = snapshot(segment)
+    apply_changes(segment, changes, set())
+    segment = finish_update(segment, if_match)
+    after = snapshot(segment)
+    changed = [key for key in after if before[key] != after[key]]
+    record(
+        segment,
+        actor,
+        HistoryAction.UPDATED,
+        {key: before[key] for key in changed},
+        {key: after[key] for key in changed},
+    )
+    return segment
+
+
+@atomic_service
+def delete_segment(
+    actor, segment: Segment, *, detach: bool = False, if_match: str | None = None
+) -> dict[str, int]:
+    """A segment that still has members (accounts or portfolios tagged with it) cannot be
+    deleted (9001, counts in the message) unless ``detach`` is asked: then its members are
+    cleared and it is deleted in the same transaction. No row, live or deleted, is left
+    pointing at a deleted segment. Returns the counts detached.
+
+    The path of ``rows.delete_checked`` (lock → ``If-Match`` → check → soft delete), with
+    members instead of children: they may be detached between the check and the delete."""
+    segment = lock_for_update(segment)
+    check_if_match(segment, if_match)
+    counts = {
+        "accounts": Account.objects.filter(segment_id=segment.pk).count(),
+        "portfolios": Portfolio.objects.filter(segment_id=segment.pk).count(),
+    }
+    if (counts["accounts"] or counts["portfolios"]) and not detach:
+        raise errors.SegmentHasMembers(
+            f"Segment '{segment.name}' still has {counts['accounts']} account(s) and "
+            f"{counts['portfolios']} portfolio(s). Remove them first or delete with detach=true.",
+            entity_type="Segment",
+            values=counts,
+        )
+    now = timezone.now()
+    # The segment is held: whoever else locks one of its members and then waits for more
+    # holds it first (segments.locking), so one statement per table detaches them all.
+    Portfolio.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
+    Account.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
+    before = snapshot(segment) | {"detached": counts}
+    soft_delete(segment, now=now)
+    record(segment, actor, HistoryAction.DELETED, before, None)
+    return counts
+
+
+@atomic_service
+def restore_segment(actor, segment: Segment) -> Segment:
+    """Bring a deleted segment back, if its name is still free in its scope (0015) and its
+    ledger and organization are live. Members detached at delete stay detached."""
+    segment = Segment.all_objects.select_for_update().get(pk=segment.pk)
+    if segment.deleted_at is None:
+        return segment
+    hold_parent(Organization, segment.organization_id)
+    if not segment.is_organization_level:
+        hold_parent(Ledger, segment.ledger_id)
+    segment.deleted_at = None
+    segment.updated_at = timezone.now()
+    save(segment, create=False)
+    record(segment, actor, HistoryAction.RESTORED, None, snapshot(segment))
+    return segment
