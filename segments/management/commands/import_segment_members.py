@@ -349,7 +349,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 
 
 def _in_scope(segment: Segment, ledger_id, organization_id) -> bool:
-    if segment.ledger_id:
+    if not segment.is_organization_level:
         return ledger_id == segment.ledger_id
     return organization_id == segment.organization_id
 
@@ -362,6 +362,6 @@ def _scope_q(segment: Segment) -> Q:
 
 
 def _scope_text(segment: Segment) -> str:
-    if segment.ledger_id:
+    if not segment.is_organization_level:
         return f"the segment's ledger “{segment.ledger.name}”"
     return f"the segment's organization “{segment.organization.legal_name}”"
