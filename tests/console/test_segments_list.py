@@ -2,6 +2,7 @@
 totals, distinct empty states, all in the URL; a bounded number of queries."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -125,6 +126,25 @@ def test_paging_shows_exact_totals_and_disables_ends(as_user, operator, many, se
     assert "Showing 51–57 of 57" in last.text
     assert '<span class="pager__link is-disabled" aria-disabled="true">Next</span>' in last.text
     assert 'aria-current="page">6</span>' in last.text
+
+
+def page_links(response) -> list[str]:
+    """The pager's links in order: page numbers, the current one in brackets, … for a gap."""
+    items = re.findall(
+        r'aria-label="Page (\d+)"|aria-current="page">(\d+)<|pager__gap',
+        response.text.split('class="pager__pages"', 1)[1],
+    )
+    return [link or (f"[{current}]" if current else "…") for link, current in items]
+
+
+def test_pager_links_elide_distant_pages_but_never_a_single_one(
+    as_user, operator, many, segments_url
+):
+    client = as_user(operator)
+    middle = get(client, segments_url, limit=5, page=6)
+    assert page_links(middle) == ["1", "…", "4", "5", "[6]", "7", "8", "…", "12"]
+    near_start = get(client, segments_url, limit=5, page=5)
+    assert page_links(near_start) == ["1", "2", "3", "4", "[5]", "6", "7", "…", "12"]
 
 
 @pytest.mark.parametrize("limit", [10, 50, 100])

@@ -70,6 +70,7 @@ def members(request: HttpRequest, organization_id, segment_id, ledger_id=None) -
     )
     context |= {
         "kind": kind,
+        "ids_field": "portfolio_ids" if kind == "portfolios" else "account_ids",
         "state": state,
         "page": page,
         "filter_error": error,
