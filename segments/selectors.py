@@ -242,30 +242,12 @@ def member_counts(segment: Segment) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Page:
+    """One page of an API list by offset (the console pages with Django's ``Paginator``)."""
+
     items: list
     page: int
     limit: int
     total: int
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.limit + 1 if self.items else 0
-
-    @property
-    def last_index(self) -> int:
-        return (self.page - 1) * self.limit + len(self.items)
-
-    @property
-    def page_count(self) -> int:
-        return max(1, -(-self.total // self.limit))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.page_count
 
 
 def _positive_int(params: Mapping[str, Any], name: str, default: int) -> int:
