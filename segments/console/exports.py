@@ -240,24 +240,10 @@ def member_rows(
     """The rows of a segment's members (``MEMBER_COLUMNS``): ``accounts`` first, then
     ``portfolios``; pass None to leave a kind out."""
     if accounts is not None:
+        # ACCOUNT_VALUES are the member columns from ``id`` to ``created_at``, in order.
         values = accounts.values_list(*ACCOUNT_VALUES).iterator(chunk_size=CHUNK_SIZE)
-        for pk, alias, name, type_, asset, portfolio, entity, ledger, status, blocked, at in values:
-            yield [
-                "account",
-                pk,
-                alias,
-                name,
-                type_,
-                asset,
-                portfolio,
-                entity,
-                ledger,
-                status,
-                blocked,
-                at,
-                segment.pk,
-                segment.name,
-            ]
+        for row in values:
+            yield ["account", *row, segment.pk, segment.name]
     if portfolios is not None:
         values = portfolios.values_list(*PORTFOLIO_VALUES).iterator(chunk_size=CHUNK_SIZE)
         for pk, name, entity, ledger, status, at in values:
