@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -70,54 +71,24 @@ class QuickDatesChangeList(ChangeList):
             year = first.year
             month = first.month if first.month == last.month else None
         field = self.model._meta.get_field(name)
-        drill = {"show": True, "field_name": field.verbose_name}
 
         def link(**lookups: int) -> str:
             params = {f"{name}__{part}": value for part, value in lookups.items()}
             return self.get_query_string(params, [f"{name}__"])
 
         if year and month and day:
-            date = dt.date(year, month, day)
-            drill["back"] = {
-                "link": link(year=year, month=month),
-                "title": capfirst(formats.date_format(date, "YEAR_MONTH_FORMAT")),
-            }
-            drill["choices"] = [{"title": formats.date_format(date, "MONTH_DAY_FORMAT")}]
+            back, choices = _day_level(link, dt.date(year, month, day))
         elif year and month:
-            start = first.day if (first.year, first.month) == (year, month) else 1
-            end = (
-                last.day
-                if (last.year, last.month) == (year, month)
-                else calendar.monthrange(year, month)[1]
-            )
-            drill["back"] = {"link": link(year=year), "title": str(year)}
-            drill["choices"] = [
-                {
-                    "link": link(year=year, month=month, day=number),
-                    "title": formats.date_format(dt.date(year, month, number), "MONTH_DAY_FORMAT"),
-                }
-                for number in range(start, end + 1)
-            ]
+            back, choices = _month_level(link, first, last, year, month)
         elif year:
-            start = first.month if first.year == year else 1
-            end = last.month if last.year == year else 12
-            drill["back"] = {"link": link(), "title": gettext("All dates")}
-            drill["choices"] = [
-                {
-                    "link": link(year=year, month=number),
-                    "title": capfirst(
-                        formats.date_format(dt.date(year, number, 1), "YEAR_MONTH_FORMAT")
-                    ),
-                }
-                for number in range(start, end + 1)
-            ]
+            back, choices = _year_level(link, first, last, year)
         else:
-            drill["back"] = None
-            drill["choices"] = [
+            back = None
+            choices = [
                 {"link": link(year=number), "title": str(number)}
                 for number in range(first.year, last.year + 1)
             ]
-        return drill
+        return {"show": True, "field_name": field.verbose_name, "back": back, "choices": choices}
 
     def _bounds(self, name: str) -> tuple[Any, Any]:
         """The first and last values of ``name`` among the listed rows. A result counted
@@ -139,6 +110,48 @@ class QuickDatesChangeList(ChangeList):
 
 
 DRILL_PARTS = ("year", "month", "day")
+Link = Callable[..., str]
+
+
+def _day_level(link: Link, date: dt.date) -> tuple[dict, list[dict]]:
+    """A day chosen: back to its month, the day itself."""
+    back = {
+        "link": link(year=date.year, month=date.month),
+        "title": capfirst(formats.date_format(date, "YEAR_MONTH_FORMAT")),
+    }
+    return back, [{"title": formats.date_format(date, "MONTH_DAY_FORMAT")}]
+
+
+def _month_level(link: Link, first: Any, last: Any, year: int, month: int) -> tuple[dict, list]:
+    """A month chosen: back to its year, its days from the first row's to the last's."""
+    start = first.day if (first.year, first.month) == (year, month) else 1
+    end = (
+        last.day
+        if (last.year, last.month) == (year, month)
+        else calendar.monthrange(year, month)[1]
+    )
+    choices = [
+        {
+            "link": link(year=year, month=month, day=number),
+            "title": formats.date_format(dt.date(year, month, number), "MONTH_DAY_FORMAT"),
+        }
+        for number in range(start, end + 1)
+    ]
+    return {"link": link(year=year), "title": str(year)}, choices
+
+
+def _year_level(link: Link, first: Any, last: Any, year: int) -> tuple[dict, list]:
+    """A year chosen: back to all dates, its months from the first row's to the last's."""
+    start = first.month if first.year == year else 1
+    end = last.month if last.year == year else 12
+    choices = [
+        {
+            "link": link(year=year, month=number),
+            "title": capfirst(formats.date_format(dt.date(year, number, 1), "YEAR_MONTH_FORMAT")),
+        }
+        for number in range(start, end + 1)
+    ]
+    return {"link": link(), "title": gettext("All dates")}, choices
 
 
 def _period_lookups(name: str, year: Any, month: Any, day: Any) -> dict[str, list]:

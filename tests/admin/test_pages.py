@@ -302,3 +302,19 @@ def test_date_drill_down_reads_two_rows_instead_of_scanning_all(staff_client, le
     response = staff_client.get(f"/admin/segments/account/?created_at__year={this_year}")
     assert "All dates" in response.content.decode()
     assert len(response.context["cl"].result_list) == 3
+
+
+def test_date_drill_down_offers_a_month_s_days_and_a_day_goes_back_to_its_month(
+    staff_client, ledger
+):
+    account = AccountFactory(ledger=ledger)
+    created = timezone.localtime(timezone.now() - dt.timedelta(days=40))
+    Account.objects.filter(pk=account.pk).update(created_at=created)
+    AccountFactory(ledger=ledger)
+    month = f"?created_at__year={created.year}&created_at__month={created.month}"
+    content = staff_client.get(f"/admin/segments/account/{month}").content.decode()
+    assert f"created_at__day={created.day}" in content
+    assert f"?created_at__year={created.year}" in content  # back to the year
+    response = staff_client.get(f"/admin/segments/account/{month}&created_at__day={created.day}")
+    assert f"created_at__month={created.month}" in response.content.decode()  # back to the month
+    assert [row.pk for row in response.context["cl"].result_list] == [account.pk]
