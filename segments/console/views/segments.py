@@ -201,6 +201,35 @@ def segment_page_context(
 ) -> dict[str, Any]:
     """Header, breadcrumb and sub-tabs of a segment's page; Members shows its count."""
     counts = selectors.member_counts(segment)
+    tabs = [
+        {
+            "key": key,
+            "label": label,
+            "count": counts["accounts"] + counts["portfolios"] if key == "members" else None,
+            "url": segment_url(segment, action),
+            "current": key == current,
+        }
+        for key, label, action in SEGMENT_TABS
+    ]
+    return {
+        "segment": segment,
+        "scope": scope,
+        "organization": segment.organization,
+        "ledger": segment.ledger,
+        "counts": counts,
+        "tabs": tabs,
+        "tab": current,
+        "breadcrumb": _breadcrumb(segment, scope, current),
+        "status_label": status_label(segment.status_code),
+        "edit_url": segment_url(segment, "edit"),
+        "delete_url": segment_url(segment, "delete") + "?from=detail",
+        "page_url": segment_url(segment, "" if current == "overview" else current),
+    }
+
+
+def _breadcrumb(segment: Segment, scope: Scope, current: str) -> list[tuple[str, str | None]]:
+    """Organization › ledger › Segments › the segment (a link unless on its Overview); an
+    organization segment's trail goes through the organization's segments instead."""
     organization_url = reverse(
         "console:organization", kwargs={"organization_id": segment.organization_id}
     )
@@ -212,31 +241,8 @@ def segment_page_context(
         ]
     else:
         breadcrumb.append((gettext("Organization segments"), organization_url + "#segments"))
-    tabs = [
-        {
-            "key": key,
-            "label": label,
-            "count": counts["accounts"] + counts["portfolios"] if key == "members" else None,
-            "url": segment_url(segment, action),
-            "current": key == current,
-        }
-        for key, label, action in SEGMENT_TABS
-    ]
     breadcrumb.append((segment.name, segment_url(segment) if current != "overview" else None))
-    return {
-        "segment": segment,
-        "scope": scope,
-        "organization": segment.organization,
-        "ledger": segment.ledger,
-        "counts": counts,
-        "tabs": tabs,
-        "tab": current,
-        "breadcrumb": breadcrumb,
-        "status_label": status_label(segment.status_code),
-        "edit_url": segment_url(segment, "edit"),
-        "delete_url": segment_url(segment, "delete") + "?from=detail",
-        "page_url": segment_url(segment, "" if current == "overview" else current),
-    }
+    return breadcrumb
 
 
 @console_view
