@@ -21,7 +21,6 @@ from segments.console.views.lists import (
 )
 from segments.console.views.scope import console_view, require, segment_url
 from segments.console.views.segments import _segment_for, segment_page_context
-from segments.models import Status
 from segments.tenancy import Action
 
 MEMBERS_CHANGED = ("members-changed",)
@@ -77,7 +76,7 @@ def members(request: HttpRequest, organization_id, segment_id, ledger_id=None) -
         "list_url": segment_url(segment, "members"),
         "add_url": segment_url(segment, "members_add") + f"?kind={kind}",
         "remove_url": segment_url(segment, "members_remove"),
-        "accepts_members": segment.status_code == Status.ACTIVE,
+        "accepts_members": segment.accepts_members,
     }
     response = render_page(
         request,
@@ -100,24 +99,14 @@ def add_members(request: HttpRequest, organization_id, segment_id, ledger_id=Non
     kind = _kind(data)
     field = "portfolio_ids" if kind == "portfolios" else "account_ids"
     chosen = selected_ids(data, field)
-    error = ""
-    if request.method == "POST":
-        if not chosen:
-            error = gettext("Select at least one row to add.")
-        else:
-            try:
-                services.assign_members(request.user, segment, **{field: chosen})
-            except errors.InvalidField:
-                error = gettext("Some selected rows can no longer be added; search again.")
-            except errors.DomainError as exc:
-                error = non_field_text(exc)
-            else:
-                return htmx_done(
-                    request,
-                    _added_text(kind, len(set(chosen))),
-                    events=MEMBERS_CHANGED,
-                    fallback_url=segment_url(segment, "members") + f"?kind={kind}",
-                )
+    error = _add(request, segment, field, chosen) if request.method == "POST" else ""
+    if request.method == "POST" and not error:
+        return htmx_done(
+            request,
+            _added_text(kind, len(set(chosen))),
+            events=MEMBERS_CHANGED,
+            fallback_url=segment_url(segment, "members") + f"?kind={kind}",
+        )
     context = {
         "segment": segment,
         "scope": scope,
@@ -125,7 +114,7 @@ def add_members(request: HttpRequest, organization_id, segment_id, ledger_id=Non
         "field": field,
         **_picker_results(request, segment, kind, data.get("q", "").strip(), chosen),
         "error": error,
-        "accepts_members": segment.status_code == Status.ACTIVE,
+        "accepts_members": segment.accepts_members,
         "form_action": segment_url(segment, "members_add"),
         "cancel_url": segment_url(segment, "members") + f"?kind={kind}",
     }
@@ -137,6 +126,19 @@ def add_members(request: HttpRequest, organization_id, segment_id, ledger_id=Non
         status=422 if error else 200,
     )
     return with_toast(response, error)
+
+
+def _add(request: HttpRequest, segment, field: str, chosen: list[str]) -> str:
+    """Add the checked rows (``services.assign_members``): why not, or "" when added."""
+    if not chosen:
+        return gettext("Select at least one row to add.")
+    try:
+        services.assign_members(request.user, segment, **{field: chosen})
+    except errors.InvalidField:
+        return gettext("Some selected rows can no longer be added; search again.")
+    except errors.DomainError as exc:
+        return non_field_text(exc)
+    return ""
 
 
 def _picker_results(
