@@ -17,17 +17,14 @@ from segments.services.history import record_membership, record_move
 from segments.services.membership import segment_for_member
 from segments.services.rows import delete_checked, hold_live, hold_parent, lock_for_update
 from segments.services.validation import (
-    CREATE_FIELDS,
     UPDATE_FIELDS,
     apply_changes,
     as_uuid,
     finish_update,
-    merge_metadata,
+    new_entity,
     refuse_unknown,
-    require,
     save,
     validate,
-    without,
 )
 
 
@@ -76,15 +73,14 @@ def create_account(actor, ledger: Ledger, **fields: Any) -> Account:
     """Create an account in a live ledger. Its alias is free among the ledger's live
     accounts (0020); its portfolio belongs to the same ledger (0035); its parent account
     too, without cycles; its segment accepts members of that ledger."""
-    refuse_unknown(Account, fields, CREATE_FIELDS[Account])
-    require(Account, fields)
-    hold_parent(Ledger, ledger.pk)
-    account = Account(
+    account = new_entity(
+        Account,
+        fields,
+        set_apart={"segment_id", "portfolio_id", "parent_account_id"},
         organization_id=ledger.organization_id,
         ledger=ledger,
-        **without(fields, {"segment_id", "portfolio_id", "parent_account_id", "metadata"}),
     )
-    account.metadata = merge_metadata({}, fields.get("metadata") or {})
+    hold_parent(Ledger, ledger.pk)
     if account.blocked is None:
         account.blocked = False
     if fields.get("segment_id") is not None:  # segments before member rows (locking)

@@ -11,16 +11,13 @@ from segments.locking import atomic_service
 from segments.models import Ledger, Organization
 from segments.services.rows import delete_checked, hold_parent, lock_for_update
 from segments.services.validation import (
-    CREATE_FIELDS,
     UPDATE_FIELDS,
     apply_changes,
     finish_update,
-    merge_metadata,
+    new_entity,
     refuse_unknown,
-    require,
     save,
     validate,
-    without,
 )
 
 
@@ -28,11 +25,8 @@ from segments.services.validation import (
 def create_ledger(actor, organization: Organization, **fields: Any) -> Ledger:
     """Create a ledger in a live organization. Its name (trimmed) must be free,
     case-insensitively, among the live ledgers of the organization (0002)."""
-    refuse_unknown(Ledger, fields, CREATE_FIELDS[Ledger])
-    require(Ledger, fields)
+    ledger = new_entity(Ledger, fields, organization=organization)
     hold_parent(Organization, organization.pk)
-    ledger = Ledger(organization=organization, **without(fields, {"metadata"}))
-    ledger.metadata = merge_metadata({}, fields.get("metadata") or {})
     validate(ledger)
     save(ledger, create=True)
     return ledger

@@ -13,17 +13,14 @@ from segments.locking import atomic_service
 from segments.models import Membership, Organization, Role
 from segments.services.rows import delete_checked, hold_live, lock_for_update
 from segments.services.validation import (
-    CREATE_FIELDS,
     UPDATE_FIELDS,
     apply_changes,
     as_uuid,
     finish_update,
-    merge_metadata,
+    new_entity,
     refuse_unknown,
-    require,
     save,
     validate,
-    without,
 )
 
 
@@ -32,10 +29,7 @@ def create_organization(actor, *, back_office: bool = False, **fields: Any) -> O
     """Create an organization. The creating user becomes its admin. A parent must be a
     live organization the actor may name (``_set_parent_organization``; 0038 otherwise).
     ``back_office`` is the Django admin's call (staff may name any organization)."""
-    refuse_unknown(Organization, fields, CREATE_FIELDS[Organization])
-    require(Organization, fields)
-    organization = Organization(**without(fields, {"parent_organization_id", "metadata"}))
-    organization.metadata = merge_metadata({}, fields.get("metadata") or {})
+    organization = new_entity(Organization, fields, set_apart={"parent_organization_id"})
     if fields.get("parent_organization_id"):
         _set_parent_organization(
             organization, fields["parent_organization_id"], actor, back_office=back_office

@@ -15,17 +15,14 @@ from segments.services.history import record_membership, record_move
 from segments.services.membership import segment_for_member
 from segments.services.rows import delete_checked, hold_parent, lock_for_update
 from segments.services.validation import (
-    CREATE_FIELDS,
     UPDATE_FIELDS,
     apply_changes,
     as_uuid,
     finish_update,
-    merge_metadata,
+    new_entity,
     refuse_unknown,
-    require,
     save,
     validate,
-    without,
 )
 
 
@@ -33,15 +30,14 @@ from segments.services.validation import (
 def create_portfolio(actor, ledger: Ledger, **fields: Any) -> Portfolio:
     """Create a portfolio in a live ledger; its segment, if any, must accept members of
     that ledger (see ``segment_for_member``)."""
-    refuse_unknown(Portfolio, fields, CREATE_FIELDS[Portfolio])
-    require(Portfolio, fields)
-    hold_parent(Ledger, ledger.pk)
-    portfolio = Portfolio(
+    portfolio = new_entity(
+        Portfolio,
+        fields,
+        set_apart={"segment_id"},
         organization_id=ledger.organization_id,
         ledger=ledger,
-        **without(fields, {"segment_id", "metadata"}),
     )
-    portfolio.metadata = merge_metadata({}, fields.get("metadata") or {})
+    hold_parent(Ledger, ledger.pk)
     if fields.get("segment_id") is not None:
         portfolio.segment = segment_for_member(ledger, fields["segment_id"])
     validate(portfolio)

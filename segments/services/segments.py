@@ -16,17 +16,14 @@ from segments.models import Account, HistoryAction, Ledger, Organization, Portfo
 from segments.services.history import record, snapshot
 from segments.services.rows import hold_parent, lock_for_update, soft_delete
 from segments.services.validation import (
-    CREATE_FIELDS,
     UPDATE_FIELDS,
     apply_changes,
     check_if_match,
     finish_update,
-    merge_metadata,
+    new_entity,
     refuse_unknown,
-    require,
     save,
     validate,
-    without,
 )
 
 
@@ -37,15 +34,12 @@ def create_segment(
     """Create a segment in a ledger, or at organization level when ``ledger`` is None.
     Its name (trimmed) must be free, case-insensitively, among the live segments of that
     scope (0015)."""
-    refuse_unknown(Segment, fields, CREATE_FIELDS[Segment])
-    require(Segment, fields)
+    segment = new_entity(Segment, fields, organization=organization, ledger=ledger)
     hold_parent(Organization, organization.pk)
     if ledger is not None:
         if ledger.organization_id != organization.pk:
             raise errors.LedgerNotFound(entity_type="Ledger")
         hold_parent(Ledger, ledger.pk)
-    segment = Segment(organization=organization, ledger=ledger, **without(fields, {"metadata"}))
-    segment.metadata = merge_metadata({}, fields.get("metadata") or {})
     validate(segment)
     save(segment, create=True)
     record(segment, actor, HistoryAction.CREATED, None, snapshot(segment))

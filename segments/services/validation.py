@@ -250,6 +250,20 @@ def without(fields: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if key not in names}
 
 
+def new_entity[E: Entity](
+    model: type[E], fields: Mapping[str, Any], *, set_apart: Iterable[str] = (), **parents: Any
+) -> E:
+    """The unsaved entity that a create asks for: fields it may not set are refused (0053),
+    required ones must be there (0009); its ``parents`` and plain fields are set, its
+    metadata is a merge patch onto nothing. The fields named in ``set_apart`` (references
+    that need checking and locking) are left to the caller."""
+    refuse_unknown(model, fields, CREATE_FIELDS[model])
+    require(model, fields)
+    obj = model(**parents, **without(fields, {"metadata", *set_apart}))
+    obj.metadata = merge_metadata({}, fields.get("metadata") or {})
+    return obj
+
+
 def finish_update(obj: Entity, if_match: str | None = None) -> Entity:
     """Validate the changed row, then check ``If-Match`` (so a bad request is refused as
     such, whatever version it names), then save it as a new version."""
