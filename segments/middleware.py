@@ -62,24 +62,50 @@ class RequestLogMiddleware:
 
 class BodySizeLimitMiddleware:
     """A request whose declared body is larger than ``MAX_REQUEST_BODY_BYTES`` is answered
-    413 before anything reads it (a problem document under ``/v1/``)."""
+    413 before anything parses it (a problem document under ``/v1/``).
+
+    The refused body is read and thrown away first, up to ``MAX_DRAINED_BODY_BYTES``: a
+    client (a browser uploading a large CSV, an SDK) writes its whole body before it reads
+    the answer, and a server that closes with unread bytes in its socket resets the
+    connection, so the client sees a broken pipe instead of the 413. A body beyond that
+    bound is not worth reading (nor is one whose client stops sending)."""
+
+    CHUNK_BYTES = 64 * 1024
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.limit = settings.MAX_REQUEST_BODY_BYTES
+        self.drain_limit = settings.MAX_DRAINED_BODY_BYTES
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
-        if declared > self.limit:
-            if is_api_request(request):
-                return problem_response(request, protocol_problem("413"))
-            return HttpResponse(
+        if declared <= self.limit:
+            return self.get_response(request)
+        if declared <= self.drain_limit:
+            self._drain(request, declared)
+        if is_api_request(request):
+            response = problem_response(request, protocol_problem("413"))
+        else:
+            response = HttpResponse(
                 "Request body too large.", status=413, content_type="text/plain; charset=utf-8"
             )
-        return self.get_response(request)
+        return response
+
+    def _drain(self, request: HttpRequest, declared: int) -> None:
+        """Read and discard the declared body, until it ends or the client stops."""
+        stream = request.META.get("wsgi.input")
+        left = declared if stream is not None else 0
+        try:
+            while left > 0:
+                chunk = stream.read(min(self.CHUNK_BYTES, left))
+                if not chunk:
+                    return
+                left -= len(chunk)
+        except OSError:
+            return
 
 
 class DatabaseUnavailableMiddleware:

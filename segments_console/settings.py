@@ -235,6 +235,8 @@ else:
 # Request bodies above this answer 413 (segments.middleware.BodySizeLimitMiddleware).
 MAX_REQUEST_BODY_BYTES = int(os.environ.get("MAX_REQUEST_BODY_BYTES", str(2 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# A refused body up to this size is read and discarded so the client receives the 413.
+MAX_DRAINED_BODY_BYTES = int(os.environ.get("MAX_DRAINED_BODY_BYTES", str(32 * 1024 * 1024)))
 
 # Security. Production (DEBUG off) is HTTPS-only; each switch can be turned off from the
 # environment for a plain-HTTP deployment behind a trusted proxy or for benchmarks.

@@ -7,31 +7,23 @@ them. With local memory each server would count alone and every proof here would
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import redis
 import requests
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.urls import reverse
 
 from segments.models import Role, Segment
 from segments.ratelimit import LOGIN_FAILURES_ALLOWED
 from tests.factories import LedgerFactory, OrganizationFactory, UserFactory, member, token_for
+from tests.testing.gunicorn import serve, worker_ports
 
-ROOT = Path(__file__).resolve().parent.parent
-# Two ports per xdist worker (gw0: 8440/8441 … gw3: 8446/8447), so parallel workers that
-# each start their pair never collide.
-_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 4
-PORTS = (8440 + 2 * _WORKER, 8441 + 2 * _WORKER)
+# Two ports per xdist worker (gw0: 8440/8441 … gw3: 8446/8447).
+PORTS = worker_ports(8440, 2)
 THROTTLE_RATE = 10  # requests per minute per token, given to both servers
 LOCKED = "this account is temporarily locked"
 
@@ -73,78 +65,13 @@ def test_an_unreachable_cache_answers_503_and_signs_no_one_in(client, settings):
     assert "_auth_user_id" not in client.session
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _wait_until_serving(process: subprocess.Popen, base: str, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server {base} exited ({process.returncode}):\n{log.read_text()}")
-        try:
-            if requests.get(f"{base}/login/", timeout=5).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"server {base} did not answer within 90 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def servers(django_db_setup, tmp_path_factory):
     """Two gunicorn servers (one worker each) on the live test database, sharing this
     session's Redis prefix, with the API throttle at ``THROTTLE_RATE``/minute."""
-    cache_settings = settings.CACHES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "segments_console.test_settings",
-        "DATABASE_URL": _database_url(),
-        "DATABASE_POOL_SIZE": "2",
-        "REDIS_URL": cache_settings["LOCATION"],
-        "CACHE_KEY_PREFIX": cache_settings["KEY_PREFIX"],
-        "API_THROTTLE_RATE": f"{THROTTLE_RATE}/minute",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("REPLICA_DATABASE_URL", None)
     logs = tmp_path_factory.mktemp("servers")
-    started = []
-    try:
-        for port in PORTS:
-            log = logs / f"gunicorn-{port}.log"
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "segments_console.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "1",
-                    "--timeout",
-                    "60",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-            started.append(process)
-            _wait_until_serving(process, f"http://127.0.0.1:{port}", log)
-        yield [f"http://127.0.0.1:{port}" for port in PORTS]
-    finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with serve(PORTS, logs, API_THROTTLE_RATE=f"{THROTTLE_RATE}/minute") as bases:
+        yield bases
 
 
 def _report(capsys, line: str) -> None:
