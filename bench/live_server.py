@@ -47,8 +47,8 @@ def seed_rows(username: str, password: str, role: str, victims: int) -> dict:
     org = services.create_organization(user, legal_name="Fuzz Bank", legal_document="1")
     Membership.objects.filter(user=user, organization=org).update(role=role)
     ledger = services.create_ledger(user, org, name="Fuzz")
-    segment = services.create_segment(user, org, ledger, name="Black")
-    org_segment = services.create_segment(user, org, None, name="Private")
+    segment = services.create_segment(user, ledger, name="Black")
+    org_segment = services.create_segment(user, org, name="Private")
     portfolio = services.create_portfolio(user, ledger, name="P", segment_id=segment.pk)
     account = services.create_account(
         user, ledger, type="deposit", asset_code="BRL", alias="@maria", portfolio_id=portfolio.pk
@@ -65,10 +65,8 @@ def seed_rows(username: str, password: str, role: str, victims: int) -> dict:
     spare["organization"] = []
     for n in range(victims):
         name = f"victim {n}"
-        spare["segment"].append(str(services.create_segment(user, org, ledger, name=name).pk))
-        spare["organization_segment"].append(
-            str(services.create_segment(user, org, None, name=name).pk)
-        )
+        spare["segment"].append(str(services.create_segment(user, ledger, name=name).pk))
+        spare["organization_segment"].append(str(services.create_segment(user, org, name=name).pk))
         spare["portfolio"].append(str(services.create_portfolio(user, ledger, name=name).pk))
         spare["account"].append(
             str(

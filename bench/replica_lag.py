@@ -129,10 +129,7 @@ def main() -> int:
 
         user = get_user_model().objects.get(username="bench")
         ledger = Ledger.objects.get()
-        targets = [
-            services.create_segment(user, ledger.organization, ledger, name=f"Lag target {n}")
-            for n in range(2)
-        ]
+        targets = [services.create_segment(user, ledger, name=f"Lag target {n}") for n in range(2)]
 
         def primary_lsn() -> str:
             with psycopg.connect(primary.url(DATABASE), autocommit=True) as connection:

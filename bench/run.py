@@ -529,7 +529,7 @@ def bulk_assign_scenario(fx: Fixture, size: int) -> dict[str, Any]:
     big = Segment.objects.get(pk=fx.big_segment_id)
     target = Segment.objects.filter(ledger=ledger, name=BULK_TARGET_NAME).first()
     if target is None:
-        target = services.create_segment(user, ledger.organization, ledger, name=BULK_TARGET_NAME)
+        target = services.create_segment(user, ledger, name=BULK_TARGET_NAME)
     if Account.objects.filter(segment=target).exists():
         services.assign_accounts_matching(user, big, Account.objects.filter(segment=target))
     members = Account.objects.filter(segment=big).order_by("created_at", "id")

@@ -71,7 +71,7 @@ def tenant(db):
     ledger = LedgerFactory(organization=organization, name="Cards")
     user = UserFactory(username="reader")
     member(user, organization, Role.OPERATOR)
-    segment = services.create_segment(user, organization, ledger, name="Black")
+    segment = services.create_segment(user, ledger, name="Black")
     services.create_account(
         user, ledger, type="deposit", asset_code="BRL", alias="@one", segment_id=segment.pk
     )
@@ -119,9 +119,7 @@ def test_detail_reads_go_to_the_replica(tenant):
 def test_writes_go_to_the_primary(tenant):
     on_primary, on_replica = _capture_both()
     with on_primary, on_replica:
-        created = services.create_segment(
-            tenant["user"], tenant["organization"], tenant["ledger"], name="Student"
-        )
+        created = services.create_segment(tenant["user"], tenant["ledger"], name="Student")
     assert created._state.db == "default"
     assert any(q["sql"].startswith("INSERT") for q in on_primary.captured_queries)
     assert on_replica.captured_queries == []

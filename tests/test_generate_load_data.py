@@ -153,7 +153,7 @@ def test_generated_members_can_be_bulk_assigned_by_filter_with_one_history_entry
     _generate()
     bench = Membership.objects.select_related("user").first().user
     big = Segment.objects.get(name="Retail mass market")
-    target = services.create_segment(bench, big.organization, big.ledger, name="Bulk target")
+    target = services.create_segment(bench, big.ledger, name="Bulk target")
     chosen = Account.objects.filter(segment=big).order_by("created_at", "id")[:300]
     cut = chosen[299].created_at
     other_ledger = Account.objects.exclude(ledger_id=big.ledger_id).values("pk")[:5]

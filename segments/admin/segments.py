@@ -150,7 +150,10 @@ class SegmentAdmin(EntityAdmin):
 
     def create(self, actor: Any, form: ServiceForm, fields: dict[str, Any]) -> Segment:
         data = form.cleaned_data
-        return services.create_segment(actor, data["organization"], data.get("ledger"), **fields)
+        ledger, organization = data.get("ledger"), data["organization"]
+        if ledger is not None and ledger.organization_id != organization.pk:
+            raise errors.LedgerNotFound(entity_type="Ledger")
+        return services.create_segment(actor, ledger or organization, **fields)
 
     def refusal(self, error: errors.DomainError) -> str:
         if isinstance(error, errors.SegmentHasMembers):

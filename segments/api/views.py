@@ -237,7 +237,7 @@ class Segments(InLedger):
         return selectors.list_segments(user, scope.organization, scope.ledger, params)
 
     def create(self, actor, scope, fields):
-        return services.create_segment(actor, scope.organization, scope.ledger, **fields)
+        return services.create_segment(actor, scope.ledger or scope.organization, **fields)
 
     def update(self, actor, obj, changes, if_match):
         return services.update_segment(actor, obj, changes, if_match=if_match)

@@ -28,17 +28,15 @@ from segments.services.validation import (
 
 
 @atomic_service
-def create_segment(
-    actor, organization: Organization, ledger: Ledger | None = None, **fields: Any
-) -> Segment:
-    """Create a segment in a ledger, or at organization level when ``ledger`` is None.
-    Its name (trimmed) must be free, case-insensitively, among the live segments of that
-    scope (0015)."""
+def create_segment(actor, parent: Ledger | Organization, **fields: Any) -> Segment:
+    """Create a segment in ``parent``: a ledger, or an organization for an
+    organization-level segment. Its name (trimmed) must be free, case-insensitively, among
+    the live segments of that scope (0015)."""
+    ledger = parent if isinstance(parent, Ledger) else None
+    organization = ledger.organization if ledger is not None else parent
     segment = new_entity(Segment, fields, organization=organization, ledger=ledger)
     hold_parent(Organization, organization.pk)
     if ledger is not None:
-        if ledger.organization_id != organization.pk:
-            raise errors.LedgerNotFound(entity_type="Ledger")
         hold_parent(Ledger, ledger.pk)
     validate(segment)
     save(segment, create=True)

@@ -135,7 +135,6 @@ def test_paging_shows_correct_totals(page, sign_in, operator, ledger, segments_p
 def test_edit_and_remove_one_metadata_key(page, sign_in, operator, ledger, segments_page):
     segment = services.create_segment(
         operator,
-        ledger.organization,
         ledger,
         name="Black",
         metadata={"tier": "black", "lounge": "yes"},
@@ -164,7 +163,7 @@ def test_edit_and_remove_one_metadata_key(page, sign_in, operator, ledger, segme
 def test_delete_a_segment_with_members_warns_and_detaches(
     page, sign_in, admin_user, ledger, segments_page
 ):
-    segment = services.create_segment(admin_user, ledger.organization, ledger, name="Black")
+    segment = services.create_segment(admin_user, ledger, name="Black")
     accounts = AccountFactory.create_batch(2, ledger=ledger)
     portfolio = PortfolioFactory(ledger=ledger)
     services.assign_members(
@@ -189,7 +188,7 @@ def test_delete_a_segment_with_members_warns_and_detaches(
 
 
 def test_add_three_accounts_from_the_members_tab_and_remove_one(page, sign_in, operator, ledger):
-    segment = services.create_segment(operator, ledger.organization, ledger, name="Black")
+    segment = services.create_segment(operator, ledger, name="Black")
     for name in ("Ana", "Bruno", "Carla", "Diego"):
         AccountFactory(ledger=ledger, name=name)
     sign_in(operator)
@@ -233,7 +232,7 @@ def test_add_three_accounts_from_the_members_tab_and_remove_one(page, sign_in, o
 
 
 def test_bulk_set_a_segment_on_two_accounts(page, sign_in, operator, ledger):
-    black = services.create_segment(operator, ledger.organization, ledger, name="Black")
+    black = services.create_segment(operator, ledger, name="Black")
     for name in ("Ana", "Bruno", "Carla"):
         AccountFactory(ledger=ledger, name=name)
     sign_in(operator)
@@ -301,7 +300,7 @@ def test_copy_id_shows_id_copied(page, sign_in, operator, ledger, segments_page)
 
 
 def test_edit_from_the_segment_page_refreshes_it(page, sign_in, operator, ledger):
-    segment = services.create_segment(operator, ledger.organization, ledger, name="Black")
+    segment = services.create_segment(operator, ledger, name="Black")
     sign_in(operator)
     page.goto(
         page.base_url

@@ -36,7 +36,6 @@ def black(ledger, operator):
     """A ledger segment with metadata, two member accounts and one member portfolio."""
     segment = services.create_segment(
         operator,
-        ledger.organization,
         ledger,
         name="Black",
         description="Premium cards",

@@ -40,7 +40,7 @@ def test_organization_list_shows_only_my_organizations(
 
 
 def test_organization_page_lists_ledgers_and_organization_segments(as_user, operator, ledger):
-    services.create_segment(operator, ledger.organization, None, name="Private")
+    services.create_segment(operator, ledger.organization, name="Private")
     response = as_user(operator).get(url("organization", organization_id=ledger.organization_id))
     assert response.status_code == 200
     assert "Cards" in response.text

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def private(operator, ledger):
-    return services.create_segment(operator, ledger.organization, None, name="Private")
+    return services.create_segment(operator, ledger.organization, name="Private")
 
 
 def test_accounts_tab_shows_segments_and_marks_organization_ones(

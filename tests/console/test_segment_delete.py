@@ -27,7 +27,7 @@ def test_dialog_names_the_segment_and_counts_its_members(as_user, admin_user, bl
 
 
 def test_plain_confirm_when_the_segment_is_empty(as_user, admin_user, ledger):
-    empty = services.create_segment(admin_user, ledger.organization, ledger, name="Empty")
+    empty = services.create_segment(admin_user, ledger, name="Empty")
     response = as_user(admin_user).get(
         url(
             "segment_delete",

@@ -109,7 +109,7 @@ def test_duplicate_name_is_shown_under_name_and_keeps_what_was_typed(
 
 
 def test_duplicate_name_at_organization_level(as_user, operator, ledger):
-    services.create_segment(operator, ledger.organization, None, name="Private")
+    services.create_segment(operator, ledger.organization, name="Private")
     response = as_user(operator).post(
         url("org_segment_create", organization_id=ledger.organization_id),
         form_data(name="PRIVATE"),
@@ -271,7 +271,7 @@ def test_edit_removing_every_row_clears_metadata(as_user, operator, black, edit_
 
 
 def test_edit_duplicate_name(as_user, operator, black, ledger, edit_url):
-    services.create_segment(operator, ledger.organization, ledger, name="Student")
+    services.create_segment(operator, ledger, name="Student")
     response = as_user(operator).post(
         edit_url, form_data(name="STUDENT"), headers=htmx("dialog-body")
     )

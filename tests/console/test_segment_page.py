@@ -223,7 +223,7 @@ def test_history_is_readable(as_user, operator, black, segment_kwargs):
 
 
 def test_organization_segment_pages(as_user, operator, ledger):
-    private = services.create_segment(operator, ledger.organization, None, name="Private")
+    private = services.create_segment(operator, ledger.organization, name="Private")
     other_ledger = LedgerFactory(organization=ledger.organization, name="Banking")
     here, there = AccountFactory(ledger=ledger), AccountFactory(ledger=other_ledger)
     kwargs = {"organization_id": ledger.organization_id, "segment_id": private.pk}

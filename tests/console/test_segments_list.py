@@ -249,7 +249,7 @@ def test_segments_tab_query_count_does_not_grow_with_rows(
 
 
 def test_organization_segments_use_the_same_list(as_user, operator, ledger):
-    services.create_segment(operator, ledger.organization, None, name="Private")
+    services.create_segment(operator, ledger.organization, name="Private")
     SegmentFactory(ledger=ledger, name="Ledger only")
     org_url = url("organization", organization_id=ledger.organization_id)
     response = as_user(operator).get(org_url, {"q": "priv"}, headers=htmx("segments-table"))

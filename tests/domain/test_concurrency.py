@@ -15,9 +15,7 @@ def test_twenty_concurrent_creates_of_one_name_let_exactly_one_win():
     user = UserFactory()
     results = at_once(
         20,
-        lambda i: services.create_segment(
-            user, ledger.organization, ledger, name="Black" if i % 2 else "BLACK"
-        ),
+        lambda i: services.create_segment(user, ledger, name="Black" if i % 2 else "BLACK"),
     )
     created = [r for r in results if isinstance(r, Segment)]
     refused = [r for r in results if isinstance(r, errors.DuplicateSegmentName)]
@@ -30,7 +28,7 @@ def test_concurrent_assign_and_delete_never_leave_a_member_of_a_deleted_segment(
     ledger = LedgerFactory(organization=OrganizationFactory())
     user = UserFactory()
     for _round in range(5):
-        segment = services.create_segment(user, ledger.organization, ledger, name=f"S{_round}")
+        segment = services.create_segment(user, ledger, name=f"S{_round}")
         accounts = [AccountFactory(ledger=ledger) for _ in range(50)]
 
         def work(index, segment=segment, accounts=accounts):

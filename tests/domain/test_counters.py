@@ -43,14 +43,14 @@ def user(db):
 @pytest.fixture
 def scope(user):
     ledger = LedgerFactory(organization=OrganizationFactory())
-    make = lambda name: services.create_segment(user, ledger.organization, ledger, name=name)  # noqa: E731
+    make = lambda name: services.create_segment(user, ledger, name=name)  # noqa: E731
     return ledger, make("A"), make("B")
 
 
 @pytest.mark.django_db
 def test_counters_follow_every_service(user, scope):
     ledger, a, b = scope
-    org_segment = services.create_segment(user, ledger.organization, None, name="Org")
+    org_segment = services.create_segment(user, ledger.organization, name="Org")
     assert_exact(a, b, org_segment)
 
     account = services.create_account(
@@ -165,9 +165,7 @@ def _deadlock(exc: Exception) -> bool:
 def test_concurrent_moves_keep_counters_exact():
     user = UserFactory()
     ledger = LedgerFactory(organization=OrganizationFactory())
-    segments = [
-        services.create_segment(user, ledger.organization, ledger, name=f"S{i}") for i in range(3)
-    ]
+    segments = [services.create_segment(user, ledger, name=f"S{i}") for i in range(3)]
     accounts = [AccountFactory(ledger=ledger, segment=segments[i % 3]) for i in range(60)]
     portfolios = [PortfolioFactory(ledger=ledger, segment=segments[i % 3]) for i in range(12)]
     assert_exact(*segments)

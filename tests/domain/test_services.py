@@ -13,23 +13,23 @@ pytestmark = pytest.mark.django_db
 
 
 def test_segment_name_is_unique_per_ledger_case_insensitively(operator, organization, ledger):
-    services.create_segment(operator, organization, ledger, name="Black")
+    services.create_segment(operator, ledger, name="Black")
     with pytest.raises(errors.DuplicateSegmentName) as refused:
-        services.create_segment(operator, organization, ledger, name="black")
+        services.create_segment(operator, ledger, name="black")
     assert refused.value.code == "0015"
     assert Segment.objects.filter(ledger=ledger).count() == 1
 
 
 def test_segment_name_is_trimmed_before_the_uniqueness_check(operator, organization, ledger):
-    services.create_segment(operator, organization, ledger, name="Black")
+    services.create_segment(operator, ledger, name="Black")
     with pytest.raises(errors.DuplicateSegmentName):
-        services.create_segment(operator, organization, ledger, name="  BLACK ")
+        services.create_segment(operator, ledger, name="  BLACK ")
 
 
 def test_deleted_segment_frees_its_name(operator, admin_user, organization, ledger):
-    first = services.create_segment(operator, organization, ledger, name="Black")
+    first = services.create_segment(operator, ledger, name="Black")
     services.delete_segment(admin_user, first)
-    again = services.create_segment(operator, organization, ledger, name="black")
+    again = services.create_segment(operator, ledger, name="black")
     assert again.pk != first.pk
 
 
@@ -37,26 +37,26 @@ def test_same_name_is_allowed_in_another_ledger_and_at_organization_level(
     operator, organization, ledger
 ):
     other_ledger = LedgerFactory(organization=organization)
-    services.create_segment(operator, organization, ledger, name="Black")
-    services.create_segment(operator, organization, other_ledger, name="Black")
-    services.create_segment(operator, organization, None, name="Black")
+    services.create_segment(operator, ledger, name="Black")
+    services.create_segment(operator, other_ledger, name="Black")
+    services.create_segment(operator, organization, name="Black")
     with pytest.raises(errors.DuplicateSegmentName):
-        services.create_segment(operator, organization, None, name="BLACK")
+        services.create_segment(operator, organization, name="BLACK")
     assert Segment.objects.filter(name__iexact="black").count() == 3
 
 
 def test_segment_name_is_required_and_limited(operator, organization, ledger):
     with pytest.raises(errors.MissingFields) as missing:
-        services.create_segment(operator, organization, ledger, name="   ")
+        services.create_segment(operator, ledger, name="   ")
     assert missing.value.code == "0009"
     with pytest.raises(errors.InvalidField) as too_long:
-        services.create_segment(operator, organization, ledger, name="x" * 257)
+        services.create_segment(operator, ledger, name="x" * 257)
     assert "name" in too_long.value.fields
 
 
 def test_unknown_status_code_is_refused(operator, organization, ledger):
     with pytest.raises(errors.InvalidField) as refused:
-        services.create_segment(operator, organization, ledger, name="S", status_code="WHATEVER")
+        services.create_segment(operator, ledger, name="S", status_code="WHATEVER")
     assert "status_code" in refused.value.fields
 
 
@@ -66,8 +66,8 @@ def test_unknown_status_code_is_refused(operator, organization, ledger):
 def test_account_joins_a_segment_of_its_ledger_or_of_its_organization(
     operator, organization, ledger
 ):
-    ledger_segment = services.create_segment(operator, organization, ledger, name="Black")
-    org_segment = services.create_segment(operator, organization, None, name="Private")
+    ledger_segment = services.create_segment(operator, ledger, name="Black")
+    org_segment = services.create_segment(operator, organization, name="Private")
     first = services.create_account(
         operator, ledger, type="deposit", asset_code="BRL", segment_id=ledger_segment.pk
     )
@@ -237,7 +237,7 @@ def test_children_cannot_be_created_under_a_deleted_ledger(operator, admin_user,
 )
 def test_metadata_rules(operator, organization, ledger, metadata, error):
     with pytest.raises(error):
-        services.create_segment(operator, organization, ledger, name="S", metadata=metadata)
+        services.create_segment(operator, ledger, name="S", metadata=metadata)
     assert not Segment.objects.exists()
 
 
@@ -249,25 +249,23 @@ def test_metadata_codes(operator, organization, ledger):
         "value": {"a": "v" * 2001},
     }.items():
         try:
-            services.create_segment(operator, organization, ledger, name="S", metadata=metadata)
+            services.create_segment(operator, ledger, name="S", metadata=metadata)
         except errors.DomainError as exc:
             codes[label] = exc.code
     assert codes == {"nested": "0067", "key": "0050", "value": "0051"}
 
 
 def test_metadata_allows_at_most_100_keys(operator, organization, ledger):
-    services.create_segment(
-        operator, organization, ledger, name="ok", metadata={f"k{i}": i for i in range(100)}
-    )
+    services.create_segment(operator, ledger, name="ok", metadata={f"k{i}": i for i in range(100)})
     with pytest.raises(errors.InvalidField):
         services.create_segment(
-            operator, organization, ledger, name="S", metadata={f"k{i}": i for i in range(101)}
+            operator, ledger, name="S", metadata={f"k{i}": i for i in range(101)}
         )
 
 
 def test_metadata_update_merges_and_null_removes_a_key(operator, organization, ledger):
     segment = services.create_segment(
-        operator, organization, ledger, name="S", metadata={"a": 1, "b": "two", "c": True}
+        operator, ledger, name="S", metadata={"a": 1, "b": "two", "c": True}
     )
     services.update_segment(operator, segment, {"metadata": {"a": None, "d": 4}})
     segment.refresh_from_db()
@@ -287,7 +285,7 @@ def _history(segment):
 def test_every_segment_change_leaves_exactly_one_history_entry(
     operator, admin_user, organization, ledger
 ):
-    segment = services.create_segment(operator, organization, ledger, name="Black")
+    segment = services.create_segment(operator, ledger, name="Black")
     assert [h.action for h in _history(segment)] == [HistoryAction.CREATED]
 
     services.update_segment(operator, segment, {"name": "Black Card", "metadata": {"x": 1}})
@@ -323,7 +321,7 @@ def test_every_segment_change_leaves_exactly_one_history_entry(
 
 
 def test_refused_change_writes_no_history(operator, organization, ledger):
-    segment = services.create_segment(operator, organization, ledger, name="Black")
+    segment = services.create_segment(operator, ledger, name="Black")
     with pytest.raises(errors.NestedMetadata):
         services.update_segment(operator, segment, {"metadata": {"a": {"b": 1}}})
     assert len(_history(segment)) == 1
@@ -383,7 +381,7 @@ def test_parent_account_cycles_are_refused(operator, ledger):
 
 def test_unknown_and_read_only_fields_are_refused(operator, organization, ledger):
     with pytest.raises(errors.UnexpectedFields) as refused:
-        services.create_segment(operator, organization, ledger, name="S", colour="red")
+        services.create_segment(operator, ledger, name="S", colour="red")
     assert refused.value.code == "0053"
     account = AccountFactory(ledger=ledger)
     with pytest.raises(errors.UnexpectedFields):
@@ -398,7 +396,7 @@ def test_effective_segment_falls_back_to_the_portfolio(ledger):
 
 
 def test_if_match_must_name_the_current_version(operator, organization, ledger):
-    segment = services.create_segment(operator, organization, ledger, name="S")
+    segment = services.create_segment(operator, ledger, name="S")
     tag = services.entity_etag(segment)
     services.update_segment(operator, segment, {"name": "T"}, if_match=tag)
     with pytest.raises(errors.PreconditionFailed):

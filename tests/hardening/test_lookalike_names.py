@@ -53,7 +53,7 @@ def ledger_kwargs(ledger) -> dict:
 
 @pytest.fixture
 def black(operator, ledger) -> Segment:
-    return services.create_segment(operator, ledger.organization, ledger, name="Black")
+    return services.create_segment(operator, ledger, name="Black")
 
 
 # --------------------------------------------------------------------------- API
@@ -75,7 +75,7 @@ def test_api_decomposed_accent_is_the_composed_name(api, base):
 
 
 def test_api_rename_to_a_look_alike_is_a_duplicate(api, base, black, operator, ledger):
-    gold = services.create_segment(operator, ledger.organization, ledger, name="Gold")
+    gold = services.create_segment(operator, ledger, name="Gold")
     response = api.patch(f"{base}/segments/{gold.pk}", {"name": "Bl\u200back"}, format="json")
     assert response.status_code == 409
     assert response.json()["code"] == "0015"
@@ -84,7 +84,7 @@ def test_api_rename_to_a_look_alike_is_a_duplicate(api, base, black, operator, l
 
 
 def test_api_organization_segment_look_alike_is_a_duplicate(api, ledger, operator):
-    services.create_segment(operator, ledger.organization, None, name="Private")
+    services.create_segment(operator, ledger.organization, name="Private")
     response = api.post(
         f"/v1/organizations/{ledger.organization_id}/segments",
         {"name": "Pri\u200bvate"},

@@ -76,7 +76,7 @@ def create(request: HttpRequest, organization_id, ledger_id=None) -> HttpRespons
         )
     try:
         segment = services.create_segment(
-            request.user, scope.organization, scope.ledger, **form.create_fields()
+            request.user, scope.ledger or scope.organization, **form.create_fields()
         )
     except errors.DomainError as exc:
         form_tokens.release(request.user.pk, token)

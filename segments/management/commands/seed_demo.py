@@ -91,7 +91,9 @@ class Command(BaseCommand):
         existing = Segment.objects.filter(
             organization=organization, ledger=ledger, name=name
         ).first()
-        return existing or services.create_segment(actor, organization, ledger, name=name, **fields)
+        return existing or services.create_segment(
+            actor, ledger or organization, name=name, **fields
+        )
 
     def _ledger(self, actor, organization, name, private) -> None:
         ledger = Ledger.objects.filter(organization=organization, name=name).first()
