@@ -75,25 +75,9 @@ def run_once(
         IdempotencyRecord.objects.filter(
             user_id=user.pk, key=key, created_at__lt=timezone.now() - KEPT_FOR
         ).delete()
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user_id=user.pk, key=key, request_fingerprint=fingerprint
-                )
-        except IntegrityError:
-            record = None
+        record = _claim(user, key, fingerprint)
         if record is None:
-            existing = IdempotencyRecord.objects.get(user_id=user.pk, key=key)
-            if existing.request_fingerprint != fingerprint:
-                raise errors.IdempotencyConflict(
-                    f"{IDEMPOTENCY_HEADER} '{key}' was already used with a different request."
-                )
-            return (
-                StoredAnswer(
-                    existing.status_code, existing.response_body, existing.response_headers
-                ),
-                True,
-            )
+            return _replay(user, key, fingerprint), True
         answer = handle()
         if 200 <= answer.status_code < 300:
             record.status_code = answer.status_code
@@ -103,3 +87,25 @@ def run_once(
         else:
             transaction.set_rollback(True)
         return answer, False
+
+
+def _claim(user, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """The new record of the key, or None when another request holds it (this waits on the
+    unique index until that request's transaction ends)."""
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                user_id=user.pk, key=key, request_fingerprint=fingerprint
+            )
+    except IntegrityError:
+        return None
+
+
+def _replay(user, key: str, fingerprint: str) -> StoredAnswer:
+    """The kept answer of the key's first request; 9007 when this request is another."""
+    existing = IdempotencyRecord.objects.get(user_id=user.pk, key=key)
+    if existing.request_fingerprint != fingerprint:
+        raise errors.IdempotencyConflict(
+            f"{IDEMPOTENCY_HEADER} '{key}' was already used with a different request."
+        )
+    return StoredAnswer(existing.status_code, existing.response_body, existing.response_headers)

@@ -67,42 +67,50 @@ def validate_metadata(metadata: Any) -> None:
             code=METADATA_TOO_MANY_KEYS,
         )
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key.strip():
-            raise ValidationError("Metadata keys must be non-empty text.", code="invalid")
-        if has_invalid_characters(key):
-            raise ValidationError(
-                f"A metadata key {INVALID_CHARACTERS_MESSAGE}.", code=INVALID_CHARACTERS
-            )
-        if len(key) > METADATA_KEY_MAX_LENGTH:
-            raise ValidationError(
-                f"Metadata key '{key[:20]}…' is longer than {METADATA_KEY_MAX_LENGTH} characters.",
-                code=METADATA_KEY_TOO_LONG,
-                params={"key": key},
-            )
-        if isinstance(value, dict | list | tuple):
-            raise ValidationError(
-                f"Metadata value of '{key}' is nested; values must be flat.",
-                code=METADATA_NESTED,
-                params={"key": key},
-            )
-        if isinstance(value, str) and has_invalid_characters(value):
-            raise ValidationError(
-                f"Metadata value of '{key}' {INVALID_CHARACTERS_MESSAGE}.",
-                code=INVALID_CHARACTERS,
-                params={"key": key},
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValidationError(
-                f"Metadata value of '{key}' is not a finite number.",
-                code="invalid",
-                params={"key": key},
-            )
-        if len(metadata_value_text(value)) > METADATA_VALUE_MAX_LENGTH:
-            raise ValidationError(
-                f"Metadata value of '{key}' is longer than {METADATA_VALUE_MAX_LENGTH} characters.",
-                code=METADATA_VALUE_TOO_LONG,
-                params={"key": key},
-            )
+        _validate_metadata_key(key)
+        _validate_metadata_value(key, value)
+
+
+def _validate_metadata_key(key: Any) -> None:
+    if not isinstance(key, str) or not key.strip():
+        raise ValidationError("Metadata keys must be non-empty text.", code="invalid")
+    if has_invalid_characters(key):
+        raise ValidationError(
+            f"A metadata key {INVALID_CHARACTERS_MESSAGE}.", code=INVALID_CHARACTERS
+        )
+    if len(key) > METADATA_KEY_MAX_LENGTH:
+        raise ValidationError(
+            f"Metadata key '{key[:20]}…' is longer than {METADATA_KEY_MAX_LENGTH} characters.",
+            code=METADATA_KEY_TOO_LONG,
+            params={"key": key},
+        )
+
+
+def _validate_metadata_value(key: str, value: Any) -> None:
+    if isinstance(value, dict | list | tuple):
+        raise ValidationError(
+            f"Metadata value of '{key}' is nested; values must be flat.",
+            code=METADATA_NESTED,
+            params={"key": key},
+        )
+    if isinstance(value, str) and has_invalid_characters(value):
+        raise ValidationError(
+            f"Metadata value of '{key}' {INVALID_CHARACTERS_MESSAGE}.",
+            code=INVALID_CHARACTERS,
+            params={"key": key},
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(
+            f"Metadata value of '{key}' is not a finite number.",
+            code="invalid",
+            params={"key": key},
+        )
+    if len(metadata_value_text(value)) > METADATA_VALUE_MAX_LENGTH:
+        raise ValidationError(
+            f"Metadata value of '{key}' is longer than {METADATA_VALUE_MAX_LENGTH} characters.",
+            code=METADATA_VALUE_TOO_LONG,
+            params={"key": key},
+        )
 
 
 ALIAS_PATTERN = re.compile(r"^[A-Za-z0-9@_\-:./]+$")
