@@ -69,7 +69,7 @@ class RowActionsMixin:
     def delete_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """Soft delete each selected live row through the service, after a confirmation
         page; refused rows stay and are listed with the reason."""
-        live = queryset.filter(deleted_at__isnull=True)
+        live = queryset.live()
         if not request.POST.get("post"):
             return self.confirm_action(
                 request,

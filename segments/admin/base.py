@@ -90,7 +90,7 @@ class EntityAdmin(
         """A pasted id finds that row (by primary key, not by scanning text); anything else
         searches ``search_fields``. Autocomplete offers live rows only."""
         if request.resolver_match and request.resolver_match.url_name.endswith("autocomplete"):
-            queryset = queryset.filter(deleted_at__isnull=True).select_related(*self.choice_related)
+            queryset = queryset.live().select_related(*self.choice_related)
         try:
             pk = uuid.UUID(search_term.strip())
         except ValueError:

@@ -30,10 +30,10 @@ class DeletedFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
-            return queryset.filter(deleted_at__isnull=False)
+            return queryset.deleted()
         if self.value() == "all":
             return queryset
-        return queryset.filter(deleted_at__isnull=True)
+        return queryset.live()
 
     def choices(self, changelist) -> Iterable[dict[str, Any]]:
         yield {
@@ -67,7 +67,11 @@ class SegmentFilter(admin.SimpleListFilter):
         if selected is not None:
             segment = Segment.all_objects.select_related("ledger").filter(pk=selected).first()
             if segment is not None:
-                scope = segment.ledger.name if segment.ledger_id else gettext("organization")
+                scope = (
+                    gettext("organization")
+                    if segment.is_organization_level
+                    else segment.ledger.name
+                )
                 label = gettext("%(segment)s (%(scope)s)") % {
                     "segment": segment.name,
                     "scope": scope,

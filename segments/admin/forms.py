@@ -190,7 +190,7 @@ class ServiceAdminMixin:
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         """All or nothing, through the service, one row at a time."""
         with transaction.atomic():
-            for obj in queryset.filter(deleted_at__isnull=True):
+            for obj in queryset.live():
                 self.delete_service(request.user, obj)
 
     def delete_view(

@@ -119,9 +119,9 @@ class SegmentAdmin(EntityAdmin):
 
     @admin.display(description=_("scope"), ordering="ledger__name")
     def scope(self, obj: Segment) -> str:
-        if obj.ledger_id:
-            return gettext("Ledger · %(ledger)s") % {"ledger": obj.ledger.name}
-        return gettext("Organization")
+        if obj.is_organization_level:
+            return gettext("Organization")
+        return gettext("Ledger · %(ledger)s") % {"ledger": obj.ledger.name}
 
     @admin.display(description=_("accounts"), ordering="account_count")
     def accounts(self, obj: Segment) -> int:
@@ -132,12 +132,12 @@ class SegmentAdmin(EntityAdmin):
         return obj.portfolio_count
 
     def choice_label(self, obj: Segment) -> str:
-        if obj.ledger_id:
-            return f"{obj.name} · {obj.ledger.name}"
-        return gettext("%(segment)s · %(organization)s (organization)") % {
-            "segment": obj.name,
-            "organization": obj.organization.legal_name,
-        }
+        if obj.is_organization_level:
+            return gettext("%(segment)s · %(organization)s (organization)") % {
+                "segment": obj.name,
+                "organization": obj.organization.legal_name,
+            }
+        return f"{obj.name} · {obj.ledger.name}"
 
     def get_form(self, request, obj=None, change=False, **kwargs) -> type[ServiceForm]:
         form_class = super().get_form(request, obj, change=change, **kwargs)
@@ -227,7 +227,7 @@ class SegmentAdmin(EntityAdmin):
     def _set_status(self, request: HttpRequest, queryset: QuerySet[Segment], status: str) -> None:
         self.each_row(
             request,
-            queryset.filter(deleted_at__isnull=True).exclude(status_code=status),
+            queryset.live().exclude(status_code=status),
             lambda segment: services.update_segment(request.user, segment, {"status_code": status}),
             log=lambda segment: self.log_change(request, segment, f"Status set to {status}."),
             done=lambda count, _results: (
@@ -246,7 +246,7 @@ class SegmentAdmin(EntityAdmin):
     ) -> HttpResponse | None:
         """Take every account and portfolio out of each segment and delete it, in one
         transaction per segment, after a confirmation page that shows the counts."""
-        live = queryset.filter(deleted_at__isnull=True)
+        live = queryset.live()
         if not request.POST.get("post"):
             return self.confirm_action(
                 request,
@@ -296,7 +296,7 @@ class SegmentAdmin(EntityAdmin):
     def restore(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
         """Bring deleted segments back when their name is still free in their scope and
         their ledger and organization are live. Members detached at delete stay out."""
-        deleted = list(queryset.filter(deleted_at__isnull=False))
+        deleted = list(queryset.deleted())
         if not deleted:
             self.message_user(
                 request,

@@ -263,9 +263,9 @@ class Command(BaseCommand):
             live.setdefault(alias, []).append(pk)
         missing = aliases - set(live)
         deleted = set(
-            Account.all_objects.filter(
-                scope, alias__in=missing, deleted_at__isnull=False
-            ).values_list("alias", flat=True)
+            Account.all_objects.deleted()
+            .filter(scope, alias__in=missing)
+            .values_list("alias", flat=True)
         )
         for row in rows:
             matches = live.get(row.value, [])
