@@ -215,7 +215,7 @@ def segment_rows(segments: QuerySet[Segment]) -> Iterator[list[Any]]:
             segment.pk,
             segment.name,
             segment.description,
-            "organization" if segment.ledger_id is None else "ledger",
+            "organization" if segment.is_organization_level else "ledger",
             segment.organization_id,
             segment.ledger_id,
             segment.status_code,

@@ -51,7 +51,9 @@ def segment_for_member(ledger: Ledger, segment_id: Any) -> Segment:
     segment = locking.lock_segments([segment_uuid], organization_id=ledger.organization_id).get(
         segment_uuid
     )
-    in_scope = segment is not None and segment.ledger_id in (None, ledger.pk)
+    in_scope = segment is not None and (
+        segment.is_organization_level or segment.ledger_id == ledger.pk
+    )
     if not in_scope or segment.deleted_at is not None:
         raise errors.SegmentNotFound(
             "The segment was not found in this ledger or its organization.",

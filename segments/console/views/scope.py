@@ -79,10 +79,10 @@ def segment_scope(segment: Segment, role: str | None) -> Scope:
 def segment_url(segment: Segment, action: str = "") -> str:
     """The console URL of a segment page or action (``action``: '', 'members',
     'members_add', 'members_remove', 'history', 'edit', 'delete'), at its own level."""
-    prefix = "org_" if segment.ledger_id is None else ""
+    prefix = "org_" if segment.is_organization_level else ""
     name = f"console:{prefix}segment" + (f"_{action}" if action else "")
     kwargs: dict[str, Any] = {"organization_id": segment.organization_id, "segment_id": segment.pk}
-    if segment.ledger_id is not None:
+    if not segment.is_organization_level:
         kwargs["ledger_id"] = segment.ledger_id
     return reverse(name, kwargs=kwargs)
 

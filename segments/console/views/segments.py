@@ -234,7 +234,7 @@ def _breadcrumb(segment: Segment, scope: Scope, current: str) -> list[tuple[str,
         "console:organization", kwargs={"organization_id": segment.organization_id}
     )
     breadcrumb = [(segment.organization.legal_name, organization_url)]
-    if segment.ledger_id:
+    if not segment.is_organization_level:
         breadcrumb += [
             (segment.ledger.name, reverse("console:ledger", kwargs=scope.kwargs)),
             (gettext("Segments"), scope.segments_url),
