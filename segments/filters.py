@@ -28,6 +28,7 @@ from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 
 from segments import errors
 from segments.models import Account, Ledger, Organization, Portfolio, Segment, Status
@@ -77,11 +78,52 @@ def creation_window(start: str, end: str) -> tuple[dt.datetime, dt.datetime | No
     )
 
 
+def documented(schema: dict[str, Any], description: str) -> Any:
+    """The OpenAPI description of a filter (drf-spectacular reads it from the FilterSet;
+    ``openapi_parameters`` from ``openapi_schema``)."""
+    described = {**schema, "description": description}
+
+    def decorate(target: Any) -> Any:
+        target.openapi_schema = described
+        return extend_schema_field(described)(target)
+
+    return decorate
+
+
+TEXT = {"type": "string"}
+
+
+def _handled_in_filter_queryset(description: str, schema: dict[str, Any] = TEXT):
+    """A parameter that ``EntityFilterSet.filter_queryset`` reads itself."""
+    return documented(schema, description)(
+        django_filters.CharFilter(method="_handled_in_filter_queryset")
+    )
+
+
+def sort_filter(*sortable: str) -> django_filters.CharFilter:
+    return _handled_in_filter_queryset(
+        "Order of the list: by creation time (default) or by one of these.",
+        {"type": "string", "enum": ["created", *sortable]},
+    )
+
+
 class EntityFilterSet(django_filters.FilterSet):
-    start_date = django_filters.CharFilter(method="_handled_in_filter_queryset")
-    end_date = django_filters.CharFilter(method="_handled_in_filter_queryset")
-    sort_order = django_filters.CharFilter(method="_handled_in_filter_queryset")
-    metadata = django_filters.CharFilter(method="_handled_in_filter_queryset", label="key=value")
+    start_date = _handled_in_filter_queryset(
+        "Created on or after (YYYY-MM-DD or YYYY-MM-DD hh:mm:ss, UTC); needs end_date."
+    )
+    end_date = _handled_in_filter_queryset(
+        "Created on or before (YYYY-MM-DD or YYYY-MM-DD hh:mm:ss, UTC); needs start_date. "
+        "9999-12-31, the calendar's last day, means no upper bound."
+    )
+    sort_order = _handled_in_filter_queryset(
+        "By creation time (or `sort`); anything else is 0081.",
+        {"type": "string", "enum": ["asc", "desc"]},
+    )
+    sort = sort_filter()
+    metadata = _handled_in_filter_queryset(
+        "`key=value`: only those whose metadata value for `key` has that text (as "
+        "`metadata.<key>=<value>`, which combines freely with the other filters)."
+    )
 
     sortable: dict[str, Any] = {}
 
@@ -165,6 +207,10 @@ def _descending(key: Any) -> Any:
     return key.desc() if hasattr(key, "desc") else f"-{key}"
 
 
+@documented(
+    {"type": "string", "pattern": "^(none|[0-9a-fA-F-]{32,36})$"},
+    "Only those in this one (a UUID), or `none` for those in none.",
+)
 class SegmentReferenceFilter(django_filters.CharFilter):
     """A segment (or portfolio) id; ``none`` selects rows without one."""
 
@@ -192,8 +238,12 @@ class OrganizationFilterSet(EntityFilterSet):
         fields: list[str] = []
 
 
+CONTAINS = "Name contains (case-insensitive)."
+SEARCH = "Search: {} contains this (case-insensitive), or the id is this."
+
+
 class LedgerFilterSet(EntityFilterSet):
-    name = django_filters.CharFilter(lookup_expr="icontains")
+    name = documented(TEXT, CONTAINS)(django_filters.CharFilter(lookup_expr="icontains"))
 
     class Meta:
         model = Ledger
@@ -201,9 +251,14 @@ class LedgerFilterSet(EntityFilterSet):
 
 
 class SegmentFilterSet(EntityFilterSet):
-    name = django_filters.CharFilter(lookup_expr="icontains")
-    status = django_filters.CharFilter(method="filter_status")
-    q = django_filters.CharFilter(method="filter_search")
+    name = documented(TEXT, CONTAINS)(django_filters.CharFilter(lookup_expr="icontains"))
+    status = documented({"type": "string", "enum": Status.values}, "Status code.")(
+        django_filters.CharFilter(method="filter_status")
+    )
+    q = documented(TEXT, SEARCH.format("the name"))(
+        django_filters.CharFilter(method="filter_search")
+    )
+    sort = sort_filter("name")
 
     sortable = {"name": Lower("name")}
 
@@ -222,8 +277,11 @@ class SegmentFilterSet(EntityFilterSet):
 
 class PortfolioFilterSet(EntityFilterSet):
     segment_id = SegmentReferenceFilter(field_name="segment_id")
-    name = django_filters.CharFilter(lookup_expr="icontains")
-    q = django_filters.CharFilter(method="filter_search")
+    name = documented(TEXT, CONTAINS)(django_filters.CharFilter(lookup_expr="icontains"))
+    q = documented(TEXT, SEARCH.format("the name or the entity id"))(
+        django_filters.CharFilter(method="filter_search")
+    )
+    sort = sort_filter("name")
 
     sortable = {"name": Lower("name")}
 
@@ -238,11 +296,20 @@ class PortfolioFilterSet(EntityFilterSet):
 class AccountFilterSet(EntityFilterSet):
     segment_id = SegmentReferenceFilter(field_name="segment_id")
     portfolio_id = SegmentReferenceFilter(field_name="portfolio_id")
-    alias = django_filters.CharFilter(field_name="alias")
-    type = django_filters.CharFilter(field_name="type")
-    asset_code = django_filters.CharFilter(field_name="asset_code")
-    blocked = django_filters.CharFilter(method="filter_blocked")
-    q = django_filters.CharFilter(method="filter_search")
+    alias = documented(TEXT, "Exact alias.")(django_filters.CharFilter(field_name="alias"))
+    type = documented(TEXT, "Exact type, e.g. deposit.")(
+        django_filters.CharFilter(field_name="type")
+    )
+    asset_code = documented(TEXT, "Exact asset code, e.g. BRL.")(
+        django_filters.CharFilter(field_name="asset_code")
+    )
+    blocked = documented({"type": "string", "enum": ["true", "false"]}, "Blocked or not.")(
+        django_filters.CharFilter(method="filter_blocked")
+    )
+    q = documented(TEXT, SEARCH.format("the name or the alias"))(
+        django_filters.CharFilter(method="filter_search")
+    )
+    sort = sort_filter("name", "alias")
 
     sortable = {"name": Lower("name"), "alias": "alias"}
 
@@ -258,6 +325,17 @@ class AccountFilterSet(EntityFilterSet):
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(_search_q(value, "name", "alias"))
+
+
+def openapi_parameters(filterset_class: type[EntityFilterSet]) -> list[OpenApiParameter]:
+    """The query parameters of a FilterSet, for a route that filters with it but is not
+    its viewset's list (a segment's members)."""
+    parameters = []
+    for name, declared in filterset_class.base_filters.items():
+        schema = dict(getattr(declared, "openapi_schema", TEXT))
+        description = schema.pop("description", "")
+        parameters.append(OpenApiParameter(name, schema, description=description))
+    return parameters
 
 
 def check_query_text(params: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,21 @@ from segments.api.problems import (
 )
 
 request_logger = logging.getLogger("segments.requests")
+
+
+ROUTER_GROUP = re.compile(r"\(\?P<(\w+)>(\[\^/\]\+|\.\+)\)")
+
+
+def route_label(route: str) -> str:
+    """A route as the URL conf's ``path()`` spells it, also for the API router's regex
+    routes: ``v1/organizations/(?P<organization_id>[^/]+)/ledgers$`` →
+    ``v1/organizations/<str:organization_id>/ledgers``."""
+
+    def converter(match: re.Match) -> str:
+        kind = "str" if match.group(2) == "[^/]+" else "path"
+        return f"<{kind}:{match.group(1)}>"
+
+    return ROUTER_GROUP.sub(converter, route).replace("^", "").removesuffix("$")
 
 
 class RequestLogMiddleware:
@@ -48,7 +64,7 @@ class RequestLogMiddleware:
                     "request_id": getattr(request, "request_id", "-"),
                     "method": request.method,
                     "path": request.path,
-                    "route": match.route if match else None,
+                    "route": route_label(match.route) if match else None,
                     "user": user.get_username() if user and user.is_authenticated else None,
                     "organization": str(kwargs.get("organization_id") or "") or None,
                     "status": response.status_code,

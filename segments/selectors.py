@@ -119,29 +119,39 @@ def restrict_within(queryset: QuerySet, user, organization_id: Any) -> QuerySet:
     return queryset.filter(Exists(visible))
 
 
+def organizations_visible(user) -> QuerySet[Organization]:
+    """The organizations list: live organizations the user is a member of."""
+    return restrict(Organization.objects.all(), user)
+
+
 def list_organizations(user, params: Mapping[str, Any]) -> QuerySet[Organization]:
-    return apply_filters(OrganizationFilterSet, params, restrict(Organization.objects.all(), user))
+    return apply_filters(OrganizationFilterSet, params, organizations_visible(user))
+
+
+def ledgers_of(user, organization: Organization) -> QuerySet[Ledger]:
+    """The ledgers list: live ledgers of the organization."""
+    return restrict_within(Ledger.objects.filter(organization=organization), user, organization.pk)
 
 
 def list_ledgers(user, organization: Organization, params: Mapping[str, Any]) -> QuerySet[Ledger]:
-    queryset = restrict_within(
-        Ledger.objects.filter(organization=organization), user, organization.pk
+    return apply_filters(LedgerFilterSet, params, ledgers_of(user, organization))
+
+
+def segments_of(user, organization: Organization, ledger: Ledger | None) -> QuerySet[Segment]:
+    """The segments list: live segments of a ledger, or the organization-level segments
+    when ``ledger`` is None, with their member counts (``account_count`` and
+    ``portfolio_count``: columns of the segment that database triggers keep exact,
+    ``segments.counters``; no member row is read)."""
+    queryset = Segment.objects.filter(organization=organization, ledger=ledger).select_related(
+        "ledger"
     )
-    return apply_filters(LedgerFilterSet, params, queryset)
+    return restrict_within(queryset, user, organization.pk)
 
 
 def list_segments(
     user, organization: Organization, ledger: Ledger | None, params: Mapping[str, Any]
 ) -> QuerySet[Segment]:
-    """Segments of a ledger, or the organization-level segments when ``ledger`` is None,
-    with their member counts (``account_count`` and ``portfolio_count``: columns of the
-    segment that database triggers keep exact, ``segments.counters``; no member row is
-    read)."""
-    queryset = Segment.objects.filter(organization=organization, ledger=ledger).select_related(
-        "ledger"
-    )
-    queryset = restrict_within(queryset, user, organization.pk)
-    return apply_filters(SegmentFilterSet, params, queryset)
+    return apply_filters(SegmentFilterSet, params, segments_of(user, organization, ledger))
 
 
 def segments_usable_in(user, ledger: Ledger) -> QuerySet[Segment]:
@@ -155,18 +165,26 @@ def segments_usable_in(user, ledger: Ledger) -> QuerySet[Segment]:
     )
 
 
-def list_portfolios(user, ledger: Ledger, params: Mapping[str, Any]) -> QuerySet[Portfolio]:
-    queryset = restrict_within(
+def portfolios_of(user, ledger: Ledger) -> QuerySet[Portfolio]:
+    """The portfolios list: live portfolios of the ledger, with their segments."""
+    return restrict_within(
         Portfolio.objects.filter(ledger=ledger), user, ledger.organization_id
     ).select_related("segment")
-    return apply_filters(PortfolioFilterSet, params, queryset)
+
+
+def list_portfolios(user, ledger: Ledger, params: Mapping[str, Any]) -> QuerySet[Portfolio]:
+    return apply_filters(PortfolioFilterSet, params, portfolios_of(user, ledger))
+
+
+def accounts_of(user, ledger: Ledger) -> QuerySet[Account]:
+    """The accounts list: live accounts of the ledger, with their segments and portfolios."""
+    return restrict_within(
+        Account.objects.filter(ledger=ledger), user, ledger.organization_id
+    ).select_related("segment", "portfolio", "portfolio__segment")
 
 
 def list_accounts(user, ledger: Ledger, params: Mapping[str, Any]) -> QuerySet[Account]:
-    queryset = restrict_within(
-        Account.objects.filter(ledger=ledger), user, ledger.organization_id
-    ).select_related("segment", "portfolio", "portfolio__segment")
-    return apply_filters(AccountFilterSet, params, queryset)
+    return apply_filters(AccountFilterSet, params, accounts_of(user, ledger))
 
 
 def list_segment_accounts(user, segment: Segment, params: Mapping[str, Any]) -> QuerySet[Account]:

@@ -14,29 +14,55 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import force_instance, is_patched_serializer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
-    extend_schema_view,
+    extend_schema_serializer,
     inline_serializer,
 )
 from rest_framework import serializers
 
+from segments.api.pagination import PAGE_PARAMETERS
 from segments.api.problems import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 from segments.api.serializers import (
+    AccountInputSerializer,
+    AccountSerializer,
     HistoryEntrySerializer,
+    LedgerInputSerializer,
+    LedgerSerializer,
     MembersAssignedSerializer,
     MembersInputSerializer,
     MembersRemovedSerializer,
+    OrganizationInputSerializer,
+    OrganizationSerializer,
+    PortfolioInputSerializer,
+    PortfolioSerializer,
+    SegmentInputSerializer,
+    SegmentSerializer,
     required_fields,
     writable_fields,
 )
-from segments.models import Entity, Segment, Status
-from segments.selectors import MAX_PAGE
+from segments.filters import AccountFilterSet, openapi_parameters
+
+# The output and input serializers of each entity's operations, by operation label.
+ENTITY_SERIALIZERS = {
+    "Organization": (OrganizationSerializer, OrganizationInputSerializer),
+    "Ledger": (LedgerSerializer, LedgerInputSerializer),
+    "Segment": (SegmentSerializer, SegmentInputSerializer),
+    "OrganizationSegment": (SegmentSerializer, SegmentInputSerializer),
+    "Portfolio": (PortfolioSerializer, PortfolioInputSerializer),
+    "Account": (AccountSerializer, AccountInputSerializer),
+}
+
+
+def entity_input_serializers() -> set[type[serializers.Serializer]]:
+    return {body for _, body in ENTITY_SERIALIZERS.values()}
+
+
+MEMBER_FILTERS = openapi_parameters(AccountFilterSet)
 
 # --------------------------------------------------------------------------- problem body
 
@@ -47,6 +73,7 @@ class ProblemDetailSerializer(serializers.Serializer):
     value = serializers.JSONField(required=False, help_text="The value that was sent.")
 
 
+@extend_schema_serializer(many=False)  # on a list route too, a problem is one object
 class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem document with the Midaz v4 and v3 members."""
 
@@ -147,83 +174,11 @@ IF_MATCH = OpenApiParameter(
 
 # --------------------------------------------------------------------------- query parameters
 
-LIST_PARAMETERS = [
-    OpenApiParameter(
-        "limit",
-        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-        description="Items per page, 1–100 (above 100: 0080).",
-    ),
-    OpenApiParameter(
-        "page",
-        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-        description="Page, from 1.",
-    ),
-    OpenApiParameter(
-        "sort_order",
-        OpenApiTypes.STR,
-        enum=["asc", "desc"],
-        description="By creation time; anything else is 0081.",
-    ),
-    OpenApiParameter(
-        "start_date",
-        OpenApiTypes.STR,
-        description="Created on or after (YYYY-MM-DD or YYYY-MM-DD hh:mm:ss, UTC); needs end_date.",
-    ),
-    OpenApiParameter(
-        "end_date",
-        OpenApiTypes.STR,
-        description=(
-            "Created on or before (YYYY-MM-DD or YYYY-MM-DD hh:mm:ss, UTC); needs start_date. "
-            "9999-12-31, the calendar's last day, means no upper bound."
-        ),
-    ),
-]
 METADATA_NOTE = (
     "\n\nAlso filters by metadata: `metadata.<key>=<value>` matches entities whose "
     "metadata value for `<key>` has that text; combine freely with the other filters. "
     "No match is an empty page."
 )
-
-
-def _reference(name: str, what: str) -> OpenApiParameter:
-    return OpenApiParameter(
-        name,
-        {"type": "string", "pattern": "^(none|[0-9a-fA-F-]{32,36})$"},
-        description=f"Only those in this {what} (a UUID), or `none` for those in none.",
-    )
-
-
-def _text_filter(name: str, description: str) -> OpenApiParameter:
-    return OpenApiParameter(name, OpenApiTypes.STR, description=description)
-
-
-FILTERS: dict[str, list[OpenApiParameter]] = {
-    "Organization": [],
-    "Ledger": [_text_filter("name", "Name contains (case-insensitive).")],
-    "Segment": [
-        _text_filter("name", "Name contains (case-insensitive)."),
-        OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values),
-    ],
-    "Portfolio": [
-        _reference("segment_id", "segment"),
-        _text_filter("name", "Name contains (case-insensitive)."),
-    ],
-    "Account": [
-        _reference("segment_id", "segment"),
-        _reference("portfolio_id", "portfolio"),
-        _text_filter("alias", "Exact alias."),
-        _text_filter("type", "Exact type, e.g. deposit."),
-        _text_filter("asset_code", "Exact asset code, e.g. BRL."),
-        OpenApiParameter("blocked", OpenApiTypes.STR, enum=["true", "false"]),
-        OpenApiParameter(
-            "cursor",
-            OpenApiTypes.STR,
-            description="Keyset paging: a `next_cursor` or `prev_cursor` from a response. "
-            "Cursor pages are in creation order; a list with another `sort` is paged by "
-            "`page` and offers no cursor (a cursor with it is 0082).",
-        ),
-    ],
-}
 MEMBER_KIND = OpenApiParameter(
     "kind",
     OpenApiTypes.STR,
@@ -264,7 +219,7 @@ def page_of(name: str, item: type[serializers.Serializer], *, cursor: bool = Fal
 # --------------------------------------------------------------------------- operations
 
 
-def operation(
+def operation_arguments(
     operation_id: str,
     summary: str,
     tag: str,
@@ -274,16 +229,26 @@ def operation(
     request: Any = None,
     parameters: Sequence[OpenApiParameter] = (),
     description: str = "",
+) -> dict[str, Any]:
+    """The ``extend_schema`` arguments of one operation, its errors as problem documents."""
+    return {
+        "operation_id": operation_id,
+        "summary": summary,
+        "description": description,
+        "tags": [tag],
+        "request": request,
+        "parameters": list(parameters),
+        "responses": {**success, **problems(errors)},
+    }
+
+
+def operation(
+    operation_id: str, summary: str, tag: str, *, methods: list[str] | None = None, **kwargs: Any
 ):
-    """``extend_schema`` for one operation, its errors as problem documents."""
+    """``extend_schema`` for one operation (``operation_arguments``); ``methods`` when
+    one action answers several."""
     return extend_schema(
-        operation_id=operation_id,
-        summary=summary,
-        description=description,
-        tags=[tag],
-        request=request,
-        parameters=list(parameters),
-        responses={**success, **problems(errors)},
+        methods=methods, **operation_arguments(operation_id, summary, tag, **kwargs)
     )
 
 
@@ -297,35 +262,8 @@ PATH_UUIDS = {
 
 
 class ApiAutoSchema(AutoSchema):
-    """Path ids are UUIDs (a malformed one answers 400, 0065) and every response carries
-    ``X-Request-Id``. Request bodies are strict: no other properties but null ones (0053),
-    the fields that the services require on create, only the changeable ones on update."""
-
-    def _map_basic_serializer(self, serializer, direction) -> dict[str, Any]:
-        schema = super()._map_basic_serializer(serializer, direction)
-        if direction != "request":
-            return schema
-        serializer = force_instance(serializer)
-        # Any other key only as null: Midaz ignores a null key (serializers._refuse_unexpected).
-        schema["additionalProperties"] = {"nullable": True, "enum": [None]}
-        if getattr(serializer, "entity_model", None) is not None:
-            update = is_patched_serializer(serializer, direction)
-            writable = writable_fields(serializer, update=update)
-            schema["properties"] = {
-                name: value for name, value in schema["properties"].items() if name in writable
-            }
-            if not update:
-                schema["required"] = sorted(required_fields(serializer))
-        return schema
-
-    def _get_parameters(self) -> list[dict[str, Any]]:
-        """An empty query parameter is read as an absent one (``?sort_order=`` sorts by
-        default), as the list functions do."""
-        parameters = super()._get_parameters()
-        for parameter in parameters:
-            if parameter.get("in") == "query":
-                parameter["allowEmptyValue"] = True
-        return parameters
+    """Path ids are UUIDs (a malformed one answers 400, 0065), every response carries
+    ``X-Request-Id`` and every POST takes ``Idempotency-Key``."""
 
     def get_override_parameters(self) -> list:
         parameters = list(super().get_override_parameters())
@@ -343,15 +281,12 @@ class ApiAutoSchema(AutoSchema):
 
 
 class ApiEndpointEnumerator(EndpointEnumerator):
-    """Also documents ``HEAD`` where a view answers it on its own (the count routes)."""
+    """Also documents ``HEAD`` where a route answers it on its own (the count routes)."""
 
     def get_allowed_methods(self, callback) -> list[str]:
         methods = super().get_allowed_methods(callback)
-        view_class = getattr(callback, "cls", None)
-        answers_head = view_class is not None and any(
-            "head" in vars(klass) for klass in view_class.__mro__
-        )
-        if answers_head and "GET" not in methods:
+        actions = getattr(callback, "actions", None) or {}
+        if "head" in actions and "get" not in actions:
             methods.append("HEAD")
         return methods
 
@@ -372,28 +307,56 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
+def _request_component(serializer_class: type[serializers.Serializer], *, patched: bool) -> str:
+    """The component name drf-spectacular gives a request body (``COMPONENT_SPLIT_REQUEST``)."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return f"{'Patched' if patched else ''}{name}Request"
+
+
+def strict_request_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: request bodies say what ``serializers.parse_body`` enforces.
+    Any other key only as null (Midaz ignores a null key; anything else is 0053); an
+    entity's create body lists the fields the services let a create set and requires the
+    ones they require (0009), its update body only the changeable ones."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, schema in schemas.items():
+        if name.endswith("Request") and schema.get("type") == "object":
+            schema["additionalProperties"] = {"nullable": True, "enum": [None]}
+    creates = set()
+    for serializer_class in entity_input_serializers():
+        creates.add(f"#/components/schemas/{_request_component(serializer_class, patched=False)}")
+        serializer = serializer_class()
+        for patched in (False, True):
+            schema = schemas.get(_request_component(serializer_class, patched=patched))
+            if schema is None:
+                continue
+            writable = writable_fields(serializer, update=patched)
+            schema["properties"] = {
+                key: value for key, value in schema["properties"].items() if key in writable
+            }
+            if not patched:
+                schema["required"] = sorted(required_fields(serializer))
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody", {})
+            references = {media["schema"].get("$ref") for media in body.get("content", {}).values()}
+            if references & creates:
+                body["required"] = True  # a create needs a body (its required fields, 0009)
+    return result
+
+
+def empty_query_values_are_absent(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: an empty query parameter is read as an absent one
+    (``?sort_order=`` sorts by default), as the list functions do."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query":
+                    parameter["allowEmptyValue"] = True
+    return result
+
+
 # --------------------------------------------------------------------------- CRUD operations
-
-
-def list_operation(
-    label: str,
-    plural: str,
-    tag: str,
-    item: type[serializers.Serializer],
-    filters: Sequence[OpenApiParameter],
-    *,
-    cursor: bool = False,
-    description: str = "",
-):
-    return operation(
-        f"list{plural}",
-        f"List {_words(plural)}",
-        tag,
-        success={200: OpenApiResponse(page_of(f"{label}Page", item, cursor=cursor))},
-        errors=READ_ERRORS,
-        parameters=[*LIST_PARAMETERS, *filters, TOTAL_COUNT],
-        description=(description + METADATA_NOTE).strip(),
-    )
 
 
 def _words(label: str) -> str:
@@ -406,25 +369,20 @@ def _a(label: str) -> str:
     return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
 
 
-def create_operation(
-    label: str,
-    tag: str,
-    item: type[serializers.Serializer],
-    body: type[serializers.Serializer],
-    description: str = "",
-):
-    return operation(
-        f"create{label}",
-        f"Create {_a(label)}",
-        tag,
-        request=body,
-        success={201: OpenApiResponse(item)},
-        errors=WRITE_ERRORS,
-        parameters=[ETAG],
-        description=description
-        or "Answers 201 with the new entity and its ETag. Missing required fields: 0009; "
-        "unknown or read-only fields: 0053; values of the wrong type: 0047.",
-    )
+CREATE_NOTE = (
+    "Answers 201 with the new entity and its ETag. Missing required fields: 0009; "
+    "unknown or read-only fields: 0053; values of the wrong type: 0094."
+)
+UPDATE_NOTE = (
+    "Only the fields sent change. `metadata` is a JSON Merge Patch (a key set to "
+    'null is removed; `"metadata": null` removes all); a `status` without `code` '
+    "keeps the code; a reference set to null is cleared."
+)
+DETACH_NOTE = (
+    "A segment that still has members is refused (409, 9001, the counts in the message) "
+    "unless `detach=true`: then its members are taken out and it is deleted, in one "
+    "transaction."
+)
 
 
 def get_operation(label: str, tag: str, item: type[serializers.Serializer], **kwargs: Any):
@@ -440,87 +398,67 @@ def get_operation(label: str, tag: str, item: type[serializers.Serializer], **kw
     )
 
 
-def update_operation(
-    label: str, tag: str, item: type[serializers.Serializer], body: type[serializers.Serializer]
-):
-    return operation(
-        f"update{label}",
-        f"Update {_a(label)}",
-        tag,
-        request=body,
-        success={200: OpenApiResponse(item)},
-        errors=WRITE_ERRORS,
-        parameters=[ETAG, IF_MATCH],
-        description=(
-            "Only the fields sent change. `metadata` is a JSON Merge Patch (a key set to "
-            'null is removed; `"metadata": null` removes all); a `status` without `code` '
-            "keeps the code; a reference set to null is cleared."
-        ),
-    )
-
-
-def delete_operation(
-    label: str, tag: str, parameters: Sequence[OpenApiParameter] = (), description: str = ""
-):
-    return operation(
-        f"delete{label}",
-        f"Delete {_a(label)}",
-        tag,
-        success={204: OpenApiResponse(None, description="Deleted.")},
-        errors=WRITE_ERRORS,
-        parameters=[IF_MATCH, *parameters],
-        description=description or "Soft delete: the entity disappears from every list.",
-    )
-
-
-def count_operation(plural: str, tag: str, filters: Sequence[OpenApiParameter] = ()):
-    return operation(
-        f"count{plural}",
-        f"Count {_words(plural)}",
-        tag,
-        success={204: OpenApiResponse(None, description="The count is in X-Total-Count.")},
-        errors=COUNT_ERRORS,
-        parameters=[TOTAL_COUNT, *filters],
-        description="No body: the count is in `X-Total-Count`. The list's filters apply.",
-    )
-
-
-DETACH_NOTE = (
-    "A segment that still has members is refused (409, 9001, the counts in the message) "
-    "unless `detach=true`: then its members are taken out and it is deleted, in one "
-    "transaction."
-)
-
-
-def crud_docs(
-    label: str,
-    plural: str,
-    tag: str,
-    model: type[Entity],
-    item: type[serializers.Serializer],
-    body: type[serializers.Serializer],
-    *,
-    cursor: bool = False,
-) -> dict[str, Any]:
-    """The documentation of one collection's views: ``list`` (GET, POST), ``detail``
-    (GET, PATCH, DELETE) and ``count`` (HEAD), as class decorators."""
-    filters = FILTERS[model.entity_type]
-    count_filters = [param for param in filters if param.name != "cursor"]
-    delete_extras: dict[str, Any] = {}
-    if model is Segment:
-        delete_extras = {"parameters": [DETACH], "description": DETACH_NOTE}
+def crud_docs(label: str, plural: str, tag: str) -> dict[str, Any]:
+    """The documentation of one entity's viewset actions, for ``extend_schema_view``:
+    ``label`` names its operations (``listSegments``, ``createSegment`` …). The list's
+    parameters come from its pagination class and FilterSet."""
+    item, body = ENTITY_SERIALIZERS[label]
+    delete: dict[str, Any] = {
+        "parameters": [IF_MATCH],
+        "description": "Soft delete: the entity disappears from every list.",
+    }
+    if item is SegmentSerializer:
+        delete = {"parameters": [IF_MATCH, DETACH], "description": DETACH_NOTE}
     return {
-        "list": extend_schema_view(
-            get=list_operation(label, plural, tag, item, filters, cursor=cursor),
-            post=create_operation(label, tag, item, body),
+        "list": operation(
+            f"list{plural}",
+            f"List {_words(plural)}",
+            tag,
+            success={200: OpenApiResponse(item)},
+            errors=READ_ERRORS,
+            parameters=[TOTAL_COUNT],
+            description=METADATA_NOTE.strip(),
         ),
-        "detail": extend_schema_view(
-            get=get_operation(label, tag, item),
-            patch=update_operation(label, tag, item, body),
-            delete=delete_operation(label, tag, **delete_extras),
+        "create": operation(
+            f"create{label}",
+            f"Create {_a(label)}",
+            tag,
+            request=body,
+            success={201: OpenApiResponse(item)},
+            errors=WRITE_ERRORS,
+            parameters=[ETAG],
+            description=CREATE_NOTE,
         ),
-        "count": extend_schema_view(
-            head=count_operation(plural, tag, [*LIST_PARAMETERS[2:], *count_filters])
+        "retrieve": get_operation(label, tag, item),
+        "partial_update": operation(
+            f"update{label}",
+            f"Update {_a(label)}",
+            tag,
+            request=body,
+            success={200: OpenApiResponse(item)},
+            errors=WRITE_ERRORS,
+            parameters=[ETAG, IF_MATCH],
+            description=UPDATE_NOTE,
+        ),
+        "destroy": operation(
+            f"delete{label}",
+            f"Delete {_a(label)}",
+            tag,
+            success={204: OpenApiResponse(None, description="Deleted.")},
+            errors=WRITE_ERRORS,
+            **delete,
+        ),
+        "count": extend_schema(
+            filters=True,
+            **operation_arguments(
+                f"count{plural}",
+                f"Count {_words(plural)}",
+                tag,
+                success={204: OpenApiResponse(None, description="The count is in X-Total-Count.")},
+                errors=COUNT_ERRORS,
+                parameters=[TOTAL_COUNT],
+                description="No body: the count is in `X-Total-Count`. The list's filters apply.",
+            ),
         ),
     }
 
@@ -551,14 +489,16 @@ MEMBER_PAGE = inline_serializer(
 
 
 def member_docs(label: str, tag: str) -> dict[str, Any]:
-    """The documentation of a segment's ``members``, ``remove`` and ``history`` views;
-    ``label`` is ``Segment`` (ledger level) or ``OrganizationSegment``."""
+    """The documentation of a segment's ``members`` (list, assign), ``members/remove``
+    and ``history`` actions; ``label`` is ``Segment`` (ledger level) or
+    ``OrganizationSegment``."""
     return {
-        "members": extend_schema_view(
-            get=operation(
+        "members": [
+            operation(
                 f"list{label}Members",
                 "List a segment's members",
                 tag,
+                methods=["GET"],
                 success={
                     200: OpenApiResponse(
                         MEMBER_PAGE,
@@ -567,13 +507,15 @@ def member_docs(label: str, tag: str) -> dict[str, Any]:
                     )
                 },
                 errors=READ_ERRORS,
-                parameters=[MEMBER_KIND, *LIST_PARAMETERS, TOTAL_COUNT],
-                description="The accounts or portfolios tagged with the segment.",
+                parameters=[MEMBER_KIND, *PAGE_PARAMETERS, *MEMBER_FILTERS, TOTAL_COUNT],
+                description="The accounts or portfolios tagged with the segment. The accounts "
+                "list's filters apply (the portfolios list's with `kind=portfolio`).",
             ),
-            post=operation(
+            operation(
                 f"assign{label}Members",
                 "Put accounts and portfolios into a segment",
                 tag,
+                methods=["POST"],
                 request=MembersInputSerializer,
                 success={200: OpenApiResponse(MembersAssignedSerializer)},
                 errors=WRITE_ERRORS,
@@ -581,29 +523,42 @@ def member_docs(label: str, tag: str) -> dict[str, Any]:
                 "that the segment may take, and the segment must be ACTIVE. At most 10,000 "
                 "ids. Members of another segment move to this one.",
             ),
+        ],
+        "remove_members": operation(
+            f"remove{label}Members",
+            "Take accounts and portfolios out of a segment",
+            tag,
+            request=MembersInputSerializer,
+            success={200: OpenApiResponse(MembersRemovedSerializer)},
+            errors=WRITE_ERRORS,
+            description="All or nothing: every id must be a member of this segment.",
         ),
-        "remove": extend_schema_view(
-            post=operation(
-                f"remove{label}Members",
-                "Take accounts and portfolios out of a segment",
-                tag,
-                request=MembersInputSerializer,
-                success={200: OpenApiResponse(MembersRemovedSerializer)},
-                errors=WRITE_ERRORS,
-                description="All or nothing: every id must be a member of this segment.",
-            )
-        ),
-        "history": extend_schema_view(
-            get=operation(
-                f"list{label}History",
-                "A segment's history",
-                tag,
-                success={
-                    200: OpenApiResponse(page_of("SegmentHistoryPage", HistoryEntrySerializer))
-                },
-                errors=READ_ERRORS,
-                parameters=[*LIST_PARAMETERS[:2], TOTAL_COUNT],
-                description="Every change to the segment and its membership, newest first.",
-            )
+        "history": operation(
+            f"list{label}History",
+            "A segment's history",
+            tag,
+            success={200: OpenApiResponse(page_of("SegmentHistoryPage", HistoryEntrySerializer))},
+            errors=READ_ERRORS,
+            parameters=[*PAGE_PARAMETERS, TOTAL_COUNT],
+            description="Every change to the segment and its membership, newest first.",
         ),
     }
+
+
+ACCOUNT_LOOKUPS = {
+    "by_alias": get_operation(
+        "Account",
+        "Accounts",
+        AccountSerializer,
+        operation_id="getAccountByAlias",
+        summary="Retrieve an account by alias",
+    ),
+    "by_external_code": get_operation(
+        "Account",
+        "Accounts",
+        AccountSerializer,
+        operation_id="getAccountExternalByCode",
+        summary="Retrieve an external account by code",
+        description="The account whose alias is `@external/{code}`.",
+    ),
+}

@@ -7,104 +7,28 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
     SpectacularYAMLAPIView,
 )
+from rest_framework.routers import SimpleRouter
 
 from segments.api import errors, views
 from segments.api.schema import ApiSchemaGenerator
 
 app_name = "api"
 
-LEDGER = "organizations/<str:organization_id>/ledgers/<str:ledger_id>"
+ORGANIZATION = "organizations/(?P<organization_id>[^/]+)"
+LEDGER = f"{ORGANIZATION}/ledgers/(?P<ledger_id>[^/]+)"
 
-
-def crud(prefix: str, name: str, list_view, detail_view, count_view) -> list:
-    """The six Midaz routes of one collection: list/create, count, get/update/delete."""
-    return [
-        path(prefix, list_view.as_view(), name=f"{name}-list"),
-        path(f"{prefix}/metrics/count", count_view.as_view(), name=f"{name}-count"),
-        path(f"{prefix}/<str:id>", detail_view.as_view(), name=f"{name}-detail"),
-    ]
-
-
-def segment_extras(prefix: str, name: str, members, remove, history) -> list:
-    """A segment's members (list, assign), members/remove and history."""
-    return [
-        path(f"{prefix}/<str:id>/members", members.as_view(), name=f"{name}-members"),
-        path(
-            f"{prefix}/<str:id>/members/remove",
-            remove.as_view(),
-            name=f"{name}-members-remove",
-        ),
-        path(f"{prefix}/<str:id>/history", history.as_view(), name=f"{name}-history"),
-    ]
-
+router = SimpleRouter(trailing_slash=False)
+router.register("organizations", views.OrganizationViewSet, basename="organization")
+router.register(f"{ORGANIZATION}/ledgers", views.LedgerViewSet, basename="ledger")
+router.register(
+    f"{ORGANIZATION}/segments", views.OrganizationSegmentViewSet, basename="organization-segment"
+)
+router.register(f"{LEDGER}/segments", views.SegmentViewSet, basename="segment")
+router.register(f"{LEDGER}/portfolios", views.PortfolioViewSet, basename="portfolio")
+router.register(f"{LEDGER}/accounts", views.AccountViewSet, basename="account")
 
 urlpatterns = [
-    *crud(
-        "organizations",
-        "organization",
-        views.OrganizationList,
-        views.OrganizationDetail,
-        views.OrganizationCount,
-    ),
-    *crud(
-        "organizations/<str:organization_id>/ledgers",
-        "ledger",
-        views.LedgerList,
-        views.LedgerDetail,
-        views.LedgerCount,
-    ),
-    *crud(
-        "organizations/<str:organization_id>/segments",
-        "organization-segment",
-        views.OrganizationSegmentList,
-        views.OrganizationSegmentDetail,
-        views.OrganizationSegmentCount,
-    ),
-    *segment_extras(
-        "organizations/<str:organization_id>/segments",
-        "organization-segment",
-        views.OrganizationSegmentMembers,
-        views.OrganizationSegmentMembersRemove,
-        views.OrganizationSegmentHistory,
-    ),
-    *crud(
-        f"{LEDGER}/segments",
-        "segment",
-        views.SegmentList,
-        views.SegmentDetail,
-        views.SegmentCount,
-    ),
-    *segment_extras(
-        f"{LEDGER}/segments",
-        "segment",
-        views.SegmentMembers,
-        views.SegmentMembersRemove,
-        views.SegmentHistory,
-    ),
-    *crud(
-        f"{LEDGER}/portfolios",
-        "portfolio",
-        views.PortfolioList,
-        views.PortfolioDetail,
-        views.PortfolioCount,
-    ),
-    path(
-        f"{LEDGER}/accounts/alias/<path:alias>",
-        views.AccountByAlias.as_view(),
-        name="account-by-alias",
-    ),
-    path(
-        f"{LEDGER}/accounts/external/<str:code>",
-        views.AccountByExternalCode.as_view(),
-        name="account-external",
-    ),
-    *crud(
-        f"{LEDGER}/accounts",
-        "account",
-        views.AccountList,
-        views.AccountDetail,
-        views.AccountCount,
-    ),
+    *router.urls,
     path(
         "openapi.json",
         SpectacularJSONAPIView.as_view(generator_class=ApiSchemaGenerator),

@@ -384,7 +384,7 @@ def test_9999_unexpected_error_says_only_internal_error_and_the_request_id(
     def crash(*args, **kwargs):
         raise RuntimeError("secret detail of the crash")
 
-    monkeypatch.setattr("segments.selectors.list_organizations", crash)
+    monkeypatch.setattr("segments.selectors.organizations_visible", crash)
     with caplog.at_level(logging.ERROR, logger="segments.api"):
         response = operator_client.get("/v1/organizations", HTTP_X_REQUEST_ID="req-42")
     problem = assert_problem(response, 500, "9999")

@@ -125,7 +125,7 @@ def test_database_outage_answers_503_with_the_error_body(api, monkeypatch):
     def unavailable(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("segments.selectors.list_segments", unavailable)
+    monkeypatch.setattr("segments.selectors.segments_of", unavailable)
     response = api["client"].get(f"{api['base']}/segments")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
@@ -139,7 +139,7 @@ def test_console_answers_503_page_during_a_database_outage(api, client, monkeypa
     def unavailable(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("segments.selectors.list_segments", unavailable)
+    monkeypatch.setattr("segments.selectors.segments_of", unavailable)
     ledger = api["ledger"]
     response = client.get(f"/organizations/{ledger.organization_id}/ledgers/{ledger.pk}/segments/")
     assert response.status_code == 503

@@ -148,7 +148,7 @@ def test_a_lock_conflict_reaching_the_api_answers_409_9009_not_503(
     def conflicted(*args, **kwargs):
         raise lock_conflict(cause)
 
-    monkeypatch.setattr("segments.selectors.list_segments", conflicted)
+    monkeypatch.setattr("segments.selectors.segments_of", conflicted)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(operator)}")
     response = client.get(f"/v1/organizations/{organization.pk}/ledgers/{ledger.pk}/segments")
@@ -165,7 +165,7 @@ def test_a_lock_conflict_in_the_console_is_a_409_not_the_outage_page(
     def conflicted(*args, **kwargs):
         raise lock_conflict(psycopg.errors.DeadlockDetected("deadlock detected"))
 
-    monkeypatch.setattr("segments.selectors.list_segments", conflicted)
+    monkeypatch.setattr("segments.selectors.segments_of", conflicted)
     client.force_login(operator)
     response = client.get(f"/organizations/{organization.pk}/ledgers/{ledger.pk}/segments/")
     assert response.status_code == 409
