@@ -198,13 +198,14 @@ def main() -> int:
             start_new_session=True,
         )
         base = f"http://127.0.0.1:{APP_PORT}"
+        # Until the server answers; its first schema can take seconds on a loaded machine.
         for _ in range(100):
             try:
-                urllib.request.urlopen(base + "/v1/openapi.json", timeout=2)
+                urllib.request.urlopen(base + "/v1/openapi.json", timeout=30)
                 break
             except urllib.error.HTTPError:
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # refused, reset or timed out: not up yet
                 time.sleep(0.2)
 
         drill = Drill(base, token, org, ledger, args.requests)
