@@ -15,7 +15,6 @@ Rules the admin keeps, whatever the model:
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib import admin
@@ -29,6 +28,7 @@ from segments.admin.actions import RowActionsMixin
 from segments.admin.changelists import BigTableMixin
 from segments.admin.choices import ChoiceLabels, LabelledAutocompleteJsonView, LabelledChoicesMixin
 from segments.admin.forms import METADATA_HELP, ServiceAdminMixin, ServiceForm
+from segments.ids import uuid_or_none
 
 RECORD_FIELDS = ("id", "created_at", "updated_at", "deleted_at")
 
@@ -91,9 +91,8 @@ class EntityAdmin(
         searches ``search_fields``. Autocomplete offers live rows only."""
         if request.resolver_match and request.resolver_match.url_name.endswith("autocomplete"):
             queryset = queryset.live().select_related(*self.choice_related)
-        try:
-            pk = uuid.UUID(search_term.strip())
-        except ValueError:
+        pk = uuid_or_none(search_term.strip())
+        if pk is None:
             return super().get_search_results(request, queryset, search_term)
         return queryset.filter(pk=pk), False
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from segments.admin.choices import entity_admin_of, with_related
+from segments.ids import uuid_or_none
 from segments.models import Organization, Segment
 
 
@@ -80,10 +81,7 @@ class SegmentFilter(admin.SimpleListFilter):
         return choices
 
     def _selected_id(self) -> uuid.UUID | None:
-        try:
-            return uuid.UUID(str(self.value()))
-        except ValueError:
-            return None
+        return uuid_or_none(self.value())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
@@ -118,22 +116,15 @@ class LabelledRelatedFilter(admin.RelatedFieldListFilter):
         if target is None:
             return super().field_choices(field, request, model_admin)
         related = with_related(field.remote_field.model._default_manager.all(), target)
-        organization = _uuid_or_none(request.GET.get(self.organization_parameter))
+        organization = uuid_or_none(request.GET.get(self.organization_parameter))
         if organization and field.remote_field.model is not Organization:
             related = related.filter(organization_id=organization)
         rows = list(related[: self.max_choices + 1])
         if len(rows) > self.max_choices:
-            selected = [pk for pk in map(_uuid_or_none, self.lookup_val or []) if pk]
+            selected = [pk for pk in map(uuid_or_none, self.lookup_val or []) if pk]
             rows = list(related.filter(pk__in=selected)) if selected else []
         return sorted(((obj.pk, target.choice_label(obj)) for obj in rows), key=lambda c: c[1])
 
     def has_output(self) -> bool:
         """Shown with a single choice too when that one is chosen (to see and clear it)."""
         return super().has_output() or bool(self.lookup_choices and self.lookup_val)
-
-
-def _uuid_or_none(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None

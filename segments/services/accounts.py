@@ -11,20 +11,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from segments import errors, locking
+from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import Account, HistoryAction, Ledger, Portfolio
 from segments.services.history import record_membership, record_move
-from segments.services.membership import segment_for_member
+from segments.services.membership import segment_for_member, segment_or_none
 from segments.services.rows import delete_checked, hold_live, hold_parent, lock_for_update
 from segments.services.validation import (
-    UPDATE_FIELDS,
-    apply_changes,
-    as_uuid,
-    finish_update,
     new_entity,
-    refuse_unknown,
-    save,
-    validate,
+    refuse_unknown_changes,
+    save_changes,
+    validate_and_insert,
 )
 
 
@@ -90,8 +87,7 @@ def create_account(actor, ledger: Ledger, **fields: Any) -> Account:
     if fields.get("parent_account_id") is not None:
         _parent_account_in_ledger(account, fields["parent_account_id"])
         account.parent_account_id = as_uuid(fields["parent_account_id"], "parent_account_id")
-    validate(account)
-    save(account, create=True)
+    validate_and_insert(account)
     record_membership(
         account.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, account_ids=[account.pk]
     )
@@ -118,7 +114,7 @@ def update_account(
 ) -> Account:
     """Change an account; ``segment_id=None`` or ``portfolio_id=None`` clears them. Type,
     asset code, alias and ledger never change."""
-    refuse_unknown(Account, changes, UPDATE_FIELDS[Account])
+    refuse_unknown_changes(Account, changes)
     _lock_move(account, changes)
     account = lock_for_update(account)
     previous_segment_id = account.segment_id
@@ -128,14 +124,12 @@ def update_account(
             _portfolio_in_ledger(account.ledger, new_id) if new_id is not None else None
         )
     if "segment_id" in changes:
-        new_id = changes["segment_id"]
-        account.segment = segment_for_member(account.ledger, new_id) if new_id is not None else None
+        account.segment = segment_or_none(account.ledger, changes["segment_id"])
     if changes.get("blocked", False) is None:
         raise errors.InvalidField(
             entity_type="Account", fields={"blocked": "must be true or false"}
         )
-    apply_changes(account, changes, {"portfolio_id", "segment_id"})
-    account = finish_update(account, if_match)
+    account = save_changes(account, changes, if_match, handled={"portfolio_id", "segment_id"})
     record_move(previous_segment_id, account.segment_id, actor, account_ids=[account.pk])
     return account
 
@@ -145,9 +139,7 @@ def delete_account(actor, account: Account, *, if_match: str | None = None) -> N
     """An account that is the parent of live accounts cannot be deleted (9002). A deleted
     account leaves its segment (recorded in the segment's history)."""
     locking.lock_members(account.organization_id, accounts=[account.pk])
-    account = delete_checked(
-        account, if_match, lambda locked: {"accounts": locked.children.live().count()}
-    )
+    account = delete_checked(account, if_match, children={"accounts": "children"})
     record_membership(
         account.segment_id, actor, HistoryAction.MEMBERS_REMOVED, account_ids=[account.pk]
     )

@@ -11,13 +11,10 @@ from segments.locking import atomic_service
 from segments.models import Ledger, Organization
 from segments.services.rows import delete_checked, hold_parent, lock_for_update
 from segments.services.validation import (
-    UPDATE_FIELDS,
-    apply_changes,
-    finish_update,
     new_entity,
-    refuse_unknown,
-    save,
-    validate,
+    refuse_unknown_changes,
+    save_changes,
+    validate_and_insert,
 )
 
 
@@ -27,8 +24,7 @@ def create_ledger(actor, organization: Organization, **fields: Any) -> Ledger:
     case-insensitively, among the live ledgers of the organization (0002)."""
     ledger = new_entity(Ledger, fields, organization=organization)
     hold_parent(Organization, organization.pk)
-    validate(ledger)
-    save(ledger, create=True)
+    validate_and_insert(ledger)
     return ledger
 
 
@@ -38,22 +34,17 @@ def update_ledger(
 ) -> Ledger:
     """Change a ledger; a new name must be free, case-insensitively, among the other live
     ledgers of its organization (0002)."""
-    refuse_unknown(Ledger, changes, UPDATE_FIELDS[Ledger])
+    refuse_unknown_changes(Ledger, changes)
     ledger = lock_for_update(ledger)
-    apply_changes(ledger, changes, set())
-    return finish_update(ledger, if_match)
-
-
-def _live_children(ledger: Ledger) -> dict[str, int]:
-    return {
-        "accounts": ledger.accounts.live().count(),
-        "portfolios": ledger.portfolios.live().count(),
-        "segments": ledger.segments.live().count(),
-    }
+    return save_changes(ledger, changes, if_match)
 
 
 @atomic_service
 def delete_ledger(actor, ledger: Ledger, *, if_match: str | None = None) -> None:
     """A ledger that still holds live accounts, portfolios or segments cannot be deleted
     (9002)."""
-    delete_checked(ledger, if_match, _live_children)
+    delete_checked(
+        ledger,
+        if_match,
+        children={"accounts": "accounts", "portfolios": "portfolios", "segments": "segments"},
+    )

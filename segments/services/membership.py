@@ -20,11 +20,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from segments import errors, locking
+from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import Account, Entity, HistoryAction, Ledger, Portfolio, Segment
 from segments.services.history import HISTORY_ID_SAMPLE, record, record_membership
 from segments.services.rows import lock_for_update
-from segments.services.validation import as_uuid
 
 BULK_MEMBERS_MAX = 10_000
 
@@ -62,6 +62,12 @@ def segment_for_member(ledger: Ledger, segment_id: Any) -> Segment:
         )
     require_accepts_members(segment, field="segment_id")
     return segment
+
+
+def segment_or_none(ledger: Ledger, segment_id: Any) -> Segment | None:
+    """A member's segment after a change of ``segment_id``: none for ``None`` (it leaves
+    its segment), else the one ``segment_for_member`` allows."""
+    return segment_for_member(ledger, segment_id) if segment_id is not None else None
 
 
 # --------------------------------------------------------------------------- by id
@@ -124,6 +130,21 @@ def _scope_filter(segment: Segment) -> Q:
     return Q(organization_id=segment.organization_id)
 
 
+def _lock_with_members(
+    segment: Segment, account_ids: Iterable[Any], portfolio_ids: Iterable[Any]
+) -> tuple[Segment, list, list]:
+    """The segment re-read under its lock and the requested ids (``_requested``), the
+    segment and its would-be members locked in the order of ``segments.locking``."""
+    account_uuids, portfolio_uuids = _requested(account_ids, portfolio_ids)
+    locking.lock_members(
+        segment.organization_id,
+        segments=[segment.pk],
+        accounts=account_uuids,
+        portfolios=portfolio_uuids,
+    )
+    return lock_for_update(segment), account_uuids, portfolio_uuids
+
+
 def _kinds(account_uuids: list, portfolio_uuids: list) -> tuple:
     return (
         (Account, account_uuids, "accountIds", "account(s)"),
@@ -131,6 +152,8 @@ def _kinds(account_uuids: list, portfolio_uuids: list) -> tuple:
     )
 
 
+# assign_members, remove_members and clear_segments share one signature on purpose (the
+# ids as keyword lists of accounts and portfolios), so every face calls them alike.
 @atomic_service
 def assign_members(
     actor,
@@ -144,14 +167,9 @@ def assign_members(
     for an organization segment), and the segment must be live and ACTIVE. Members moved
     from another segment are recorded as removed in that segment's history. At most
     10,000 ids per call. Returns the counts now assigned."""
-    account_uuids, portfolio_uuids = _requested(account_ids, portfolio_ids)
-    locking.lock_members(
-        segment.organization_id,
-        segments=[segment.pk],
-        accounts=account_uuids,
-        portfolios=portfolio_uuids,
+    segment, account_uuids, portfolio_uuids = _lock_with_members(
+        segment, account_ids, portfolio_ids
     )
-    segment = lock_for_update(segment)
     require_accepts_members(segment)
     scope = _scope_filter(segment)
     for model, requested, field, what in _kinds(account_uuids, portfolio_uuids):
@@ -200,14 +218,9 @@ def remove_members(
 ) -> dict[str, int]:
     """Take accounts and portfolios out of a segment, all or nothing: every id must be a
     live member of this segment. At most 10,000 ids per call. Returns the counts removed."""
-    account_uuids, portfolio_uuids = _requested(account_ids, portfolio_ids)
-    locking.lock_members(
-        segment.organization_id,
-        segments=[segment.pk],
-        accounts=account_uuids,
-        portfolios=portfolio_uuids,
+    segment, account_uuids, portfolio_uuids = _lock_with_members(
+        segment, account_ids, portfolio_ids
     )
-    segment = lock_for_update(segment)
     for model, requested, field, what in _kinds(account_uuids, portfolio_uuids):
         if requested:
             _refuse_non_members(segment, model, requested, field, what)

@@ -9,18 +9,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from segments import errors, tenancy
+from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import Membership, Organization, Role
 from segments.services.rows import delete_checked, hold_live, lock_for_update
 from segments.services.validation import (
-    UPDATE_FIELDS,
-    apply_changes,
-    as_uuid,
-    finish_update,
     new_entity,
-    refuse_unknown,
-    save,
-    validate,
+    refuse_unknown_changes,
+    save_changes,
+    validate_and_insert,
 )
 
 
@@ -34,8 +31,7 @@ def create_organization(actor, *, back_office: bool = False, **fields: Any) -> O
         _set_parent_organization(
             organization, fields["parent_organization_id"], actor, back_office=back_office
         )
-    validate(organization)
-    save(organization, create=True)
+    validate_and_insert(organization)
     if getattr(actor, "is_authenticated", False):
         Membership.objects.create(user=actor, organization=organization, role=Role.ADMIN)
     return organization
@@ -84,26 +80,21 @@ def update_organization(
 ) -> Organization:
     """Change an organization's fields; legal document and ids never change. A new parent
     follows ``_set_parent_organization`` (``back_office``: the Django admin's call)."""
-    refuse_unknown(Organization, changes, UPDATE_FIELDS[Organization])
+    refuse_unknown_changes(Organization, changes)
     organization = lock_for_update(organization)
     if "parent_organization_id" in changes:
         _set_parent_organization(
             organization, changes["parent_organization_id"], actor, back_office=back_office
         )
-    apply_changes(organization, changes, {"parent_organization_id"})
-    return finish_update(organization, if_match)
-
-
-def _live_children(organization: Organization) -> dict[str, int]:
-    return {
-        "ledgers": organization.ledgers.live().count(),
-        "segments": organization.segments.live().count(),
-        "organizations": organization.children.live().count(),
-    }
+    return save_changes(organization, changes, if_match, handled={"parent_organization_id"})
 
 
 @atomic_service
 def delete_organization(actor, organization: Organization, *, if_match: str | None = None) -> None:
     """An organization that still holds live ledgers, segments or child organizations
     cannot be deleted (9002)."""
-    delete_checked(organization, if_match, _live_children)
+    delete_checked(
+        organization,
+        if_match,
+        children={"ledgers": "ledgers", "segments": "segments", "organizations": "children"},
+    )

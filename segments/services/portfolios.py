@@ -9,20 +9,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from segments import locking
+from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import HistoryAction, Ledger, Portfolio
 from segments.services.history import record_membership, record_move
-from segments.services.membership import segment_for_member
+from segments.services.membership import segment_for_member, segment_or_none
 from segments.services.rows import delete_checked, hold_parent, lock_for_update
 from segments.services.validation import (
-    UPDATE_FIELDS,
-    apply_changes,
-    as_uuid,
-    finish_update,
     new_entity,
-    refuse_unknown,
-    save,
-    validate,
+    refuse_unknown_changes,
+    save_changes,
+    validate_and_insert,
 )
 
 
@@ -40,8 +37,7 @@ def create_portfolio(actor, ledger: Ledger, **fields: Any) -> Portfolio:
     hold_parent(Ledger, ledger.pk)
     if fields.get("segment_id") is not None:
         portfolio.segment = segment_for_member(ledger, fields["segment_id"])
-    validate(portfolio)
-    save(portfolio, create=True)
+    validate_and_insert(portfolio)
     record_membership(
         portfolio.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, portfolio_ids=[portfolio.pk]
     )
@@ -53,7 +49,7 @@ def update_portfolio(
     actor, portfolio: Portfolio, changes: Mapping[str, Any], *, if_match: str | None = None
 ) -> Portfolio:
     """Change a portfolio; ``segment_id=None`` takes it out of its segment."""
-    refuse_unknown(Portfolio, changes, UPDATE_FIELDS[Portfolio])
+    refuse_unknown_changes(Portfolio, changes)
     if "segment_id" in changes:
         new_id = changes["segment_id"]
         locking.lock_members(
@@ -64,12 +60,8 @@ def update_portfolio(
     portfolio = lock_for_update(portfolio)
     previous_segment_id = portfolio.segment_id
     if "segment_id" in changes:
-        new_id = changes["segment_id"]
-        portfolio.segment = (
-            segment_for_member(portfolio.ledger, new_id) if new_id is not None else None
-        )
-    apply_changes(portfolio, changes, {"segment_id"})
-    portfolio = finish_update(portfolio, if_match)
+        portfolio.segment = segment_or_none(portfolio.ledger, changes["segment_id"])
+    portfolio = save_changes(portfolio, changes, if_match, handled={"segment_id"})
     record_move(previous_segment_id, portfolio.segment_id, actor, portfolio_ids=[portfolio.pk])
     return portfolio
 
@@ -79,9 +71,7 @@ def delete_portfolio(actor, portfolio: Portfolio, *, if_match: str | None = None
     """A portfolio that still holds live accounts cannot be deleted (9002); leaving, it
     leaves its segment too."""
     locking.lock_members(portfolio.organization_id, portfolios=[portfolio.pk])
-    portfolio = delete_checked(
-        portfolio, if_match, lambda locked: {"accounts": locked.accounts.live().count()}
-    )
+    portfolio = delete_checked(portfolio, if_match, children={"accounts": "accounts"})
     record_membership(
         portfolio.segment_id, actor, HistoryAction.MEMBERS_REMOVED, portfolio_ids=[portfolio.pk]
     )

@@ -10,7 +10,7 @@ removed: ``deleted_at`` marks them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from django.db import connection
 from django.utils import timezone
@@ -69,15 +69,14 @@ def refuse_if_children(obj: Entity, children: Mapping[str, int]) -> None:
         )
 
 
-def delete_checked[E: Entity](
-    obj: E, if_match: str | None, children: Callable[[E], Mapping[str, int]]
-) -> E:
+def delete_checked[E: Entity](obj: E, if_match: str | None, children: Mapping[str, str]) -> E:
     """The one path of a delete: lock the live row (0007 if it went meanwhile), check
-    ``If-Match`` (412), refuse while ``children`` — counted on the locked row, by kind —
-    finds any live child (9002, counts in the message), then soft delete. Returns the
-    locked row, now deleted."""
+    ``If-Match`` (412), refuse while the locked row has any live child (9002, counts in the
+    message) — ``children`` names, by kind, the relations of the row that hold them — then
+    soft delete. Returns the locked row, now deleted."""
     obj = lock_for_update(obj)
     check_if_match(obj, if_match)
-    refuse_if_children(obj, children(obj))
+    counts = {kind: getattr(obj, relation).live().count() for kind, relation in children.items()}
+    refuse_if_children(obj, counts)
     soft_delete(obj)
     return obj

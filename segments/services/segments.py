@@ -16,14 +16,12 @@ from segments.models import Account, HistoryAction, Ledger, Organization, Portfo
 from segments.services.history import record, snapshot
 from segments.services.rows import hold_parent, lock_for_update, soft_delete
 from segments.services.validation import (
-    UPDATE_FIELDS,
-    apply_changes,
     check_if_match,
-    finish_update,
     new_entity,
-    refuse_unknown,
+    refuse_unknown_changes,
     save,
-    validate,
+    save_changes,
+    validate_and_insert,
 )
 
 
@@ -38,8 +36,7 @@ def create_segment(actor, parent: Ledger | Organization, **fields: Any) -> Segme
     hold_parent(Organization, organization.pk)
     if ledger is not None:
         hold_parent(Ledger, ledger.pk)
-    validate(segment)
-    save(segment, create=True)
+    validate_and_insert(segment)
     record(segment, actor, HistoryAction.CREATED, None, snapshot(segment))
     return segment
 
@@ -50,11 +47,10 @@ def update_segment(
 ) -> Segment:
     """Change a segment's name, description, status or metadata. The scope never changes.
     Members stay when the status leaves ACTIVE; only new assignments are refused then."""
-    refuse_unknown(Segment, changes, UPDATE_FIELDS[Segment])
+    refuse_unknown_changes(Segment, changes)
     segment = lock_for_update(segment)
     before = snapshot(segment)
-    apply_changes(segment, changes, set())
-    segment = finish_update(segment, if_match)
+    segment = save_changes(segment, changes, if_match)
     after = snapshot(segment)
     changed = [key for key in after if before[key] != after[key]]
     record(

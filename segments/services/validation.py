@@ -11,7 +11,6 @@ JSON Merge Patch: a key set to ``None`` is removed, absent keys are kept, and
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -106,17 +105,6 @@ def check_if_match(obj: Entity, if_match: str | None) -> None:
         raise errors.PreconditionFailed(entity_type=obj.entity_type)
 
 
-def as_uuid(value: Any, field: str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        raise errors.InvalidField(
-            f"{field} must be a UUID.", fields={field: "must be a UUID"}, values={field: value}
-        ) from None
-
-
 def refuse_unknown(model: type[Entity], given: Iterable[str], allowed: set[str]) -> None:
     unknown = sorted(set(given) - allowed)
     if unknown:
@@ -125,6 +113,11 @@ def refuse_unknown(model: type[Entity], given: Iterable[str], allowed: set[str])
             entity_type=model.entity_type,
             fields={name: "unexpected or read-only field" for name in unknown},
         )
+
+
+def refuse_unknown_changes(model: type[Entity], changes: Iterable[str]) -> None:
+    """An update changes only its model's ``UPDATE_FIELDS`` (0053 otherwise)."""
+    refuse_unknown(model, changes, UPDATE_FIELDS[model])
 
 
 def require(model: type[Entity], fields: Mapping[str, Any]) -> None:
@@ -234,7 +227,7 @@ def merge_metadata(current: dict | None, patch: Mapping[str, Any] | None) -> dic
     return merged
 
 
-def apply_changes(obj: Entity, changes: Mapping[str, Any], handled: set[str]) -> None:
+def _apply_changes(obj: Entity, changes: Mapping[str, Any], handled: Iterable[str]) -> None:
     for name, value in changes.items():
         if name in handled:
             continue
@@ -264,9 +257,20 @@ def new_entity[E: Entity](
     return obj
 
 
-def finish_update(obj: Entity, if_match: str | None = None) -> Entity:
-    """Validate the changed row, then check ``If-Match`` (so a bad request is refused as
-    such, whatever version it names), then save it as a new version."""
+def validate_and_insert(obj: Entity) -> None:
+    """The tail of every create: the new row's field rules, then its insert."""
+    validate(obj)
+    save(obj, create=True)
+
+
+def save_changes[E: Entity](
+    obj: E, changes: Mapping[str, Any], if_match: str | None, *, handled: Iterable[str] = ()
+) -> E:
+    """The tail of every update, on the locked row: apply ``changes`` (but the ``handled``
+    ones, which the caller has set), validate the changed row, then check ``If-Match`` (so
+    a bad request is refused as such, whatever version it names), then save it as a new
+    version."""
+    _apply_changes(obj, changes, handled)
     validate(obj)
     check_if_match(obj, if_match)
     obj.updated_at = timezone.now()
