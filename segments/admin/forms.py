@@ -106,20 +106,23 @@ class ServiceForm(forms.ModelForm):
 class ServiceAdminMixin:
     """An entity admin's saves and deletes, through its services.
 
-    ``create()`` calls the entity's create service; ``update_service`` and
-    ``delete_service`` are its update and delete services. ``parent_fields`` are handed to
-    ``create()`` as objects rather than as fields. ``error_fields`` places an error that
-    names no field.
+    ``create_service``, ``update_service`` and ``delete_service`` are the entity's
+    services. ``parent_fields`` are handed to ``create()`` as objects rather than as
+    fields; with one of them, ``create()`` calls ``create_service(actor, parent, **fields)``
+    (an entity with another way to create overrides ``create()``). ``error_fields`` places
+    an error that names no field.
     """
 
     parent_fields: tuple[str, ...] = ()
     error_fields: ClassVar[dict[type[DomainError], str]] = {}
+    create_service: Callable[..., Model]
     update_service: Callable[..., Model]
     delete_service: Callable[..., Any]
 
     def create(self, actor: Any, form: ServiceForm, fields: dict[str, Any]) -> Model:
-        """Create the row through the entity's create service."""
-        raise NotImplementedError
+        """Create the row through the entity's create service, under its one parent."""
+        [parent_field] = self.parent_fields
+        return self.create_service(actor, form.cleaned_data[parent_field], **fields)
 
     def save_through_service(self, actor: Any, form: ServiceForm) -> Model:
         """Create or change the row from a valid form; a refusal raises ``DomainError``."""

@@ -54,6 +54,9 @@ LATEST_HISTORY = 10
 class ScopeFilter(admin.SimpleListFilter):
     """Organization segments (serving every ledger) or ledger segments."""
 
+    # Django's SimpleListFilter, shaped like ``admin.filters.DeletedFilter`` as every such
+    # filter is: a title, a parameter, its choices and what each one shows.
+
     title = _("scope")
     parameter_name = "scope"
 
@@ -73,6 +76,8 @@ class SegmentAdmin(EntityAdmin):
     """A segment of a ledger, or of an organization when it has no ledger. Its scope never
     changes; its name is unique (case-insensitively) among the live segments of its
     scope. One with members is deleted only by "Detach members and delete"."""
+
+    # Declared like the other entities' admins, on purpose (see ``admin.entities``).
 
     list_display = (
         "name",
@@ -246,6 +251,8 @@ class SegmentAdmin(EntityAdmin):
     ) -> HttpResponse | None:
         """Take every account and portfolio out of each segment and delete it, in one
         transaction per segment, after a confirmation page that shows the counts."""
+        # The confirm-then-act of ``delete_selected``: the page (``confirm_action``) and the
+        # per-row calls (``each_row``) are shared; the words and counts are this action's.
         live = queryset.live()
         if not request.POST.get("post"):
             return self.confirm_action(
