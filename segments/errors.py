@@ -59,6 +59,11 @@ class DomainError(Exception):
         return f"{type(self).__name__}({self.code}: {self.message!r}, fields={self.fields!r})"
 
 
+# One class per Midaz code, in code order. They are alike line for line on purpose: each
+# is a row of the code table that callers raise and catch by name (``except
+# errors.SegmentNotFound``), so a table of values built into classes would hide them.
+
+
 class LedgerNameConflict(DomainError):
     code, http_status, title = "0002", 409, gettext_noop("Ledger Name Conflict")
     default_message = "A ledger with this name already exists in this organization."

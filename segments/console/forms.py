@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from segments import errors
 from segments.console.presenters import STATUS_LABELS
+from segments.ids import uuid_or_none
 from segments.models import Account, Portfolio, Segment, Status
 from segments.ratelimit import SignInLimitFormMixin
 from segments.validators import (
@@ -51,6 +52,20 @@ def _blank_to_none(value: str | None) -> str | None:
 # --------------------------------------------------------------------------- domain errors
 
 
+NOT_ACTIVE_TEXT = _("This segment is not active; only active segments accept members.")
+# A refusal's words beside the field it names, the first class that matches.
+FIELD_REFUSALS: tuple[tuple[type[errors.DomainError], Any], ...] = (
+    (errors.DuplicateAlias, _("An account with this alias already exists in this ledger.")),
+    (errors.MissingFields, _("This field is required.")),
+    (errors.SegmentNotFound, _("Choose a segment of this ledger or of its organization.")),
+    (errors.SegmentNotActive, NOT_ACTIVE_TEXT),
+    (errors.PortfolioNotFound, _("Choose a portfolio of this ledger.")),
+    (errors.MetadataKeyTooLong, _("A metadata key may have at most 100 characters.")),
+    (errors.MetadataValueTooLong, _("A metadata value may have at most 2000 characters.")),
+    (errors.NestedMetadata, _("Metadata values must be text, numbers or true/false.")),
+)
+
+
 def domain_error_text(
     exc: errors.DomainError, field: str, *, organization_level: bool = False
 ) -> str:
@@ -59,22 +74,9 @@ def domain_error_text(
         if organization_level:
             return gettext("A segment with this name already exists in this organization.")
         return gettext("A segment with this name already exists in this ledger.")
-    if isinstance(exc, errors.DuplicateAlias):
-        return gettext("An account with this alias already exists in this ledger.")
-    if isinstance(exc, errors.MissingFields):
-        return gettext("This field is required.")
-    if isinstance(exc, errors.SegmentNotFound):
-        return gettext("Choose a segment of this ledger or of its organization.")
-    if isinstance(exc, errors.SegmentNotActive):
-        return gettext("This segment is not active; only active segments accept members.")
-    if isinstance(exc, errors.PortfolioNotFound):
-        return gettext("Choose a portfolio of this ledger.")
-    if isinstance(exc, errors.MetadataKeyTooLong):
-        return gettext("A metadata key may have at most 100 characters.")
-    if isinstance(exc, errors.MetadataValueTooLong):
-        return gettext("A metadata value may have at most 2000 characters.")
-    if isinstance(exc, errors.NestedMetadata):
-        return gettext("Metadata values must be text, numbers or true/false.")
+    for refusal, text in FIELD_REFUSALS:
+        if isinstance(exc, refusal):
+            return str(text)
     return exc.fields.get(field) or exc.message
 
 
@@ -89,7 +91,7 @@ def non_field_text(exc: errors.DomainError, entity: str = "segment") -> str:
     if isinstance(exc, errors.SegmentHasMembers):
         return gettext("This segment still has members.")
     if isinstance(exc, errors.SegmentNotActive):
-        return gettext("This segment is not active; only active segments accept members.")
+        return str(NOT_ACTIVE_TEXT)
     if isinstance(exc, errors.EntityNotFound):
         return gettext("It was deleted meanwhile.")
     return exc.message
@@ -367,11 +369,7 @@ class AccountForm(MemberForm):
 
 
 def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
+    return uuid_or_none(value) is not None
 
 
 def selected_ids(data: Mapping[str, Any], name: str) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.functional import Promise
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
@@ -48,7 +48,6 @@ class Records:
     key: str
     model: type[Account] | type[Portfolio]
     form_class: type[MemberForm]
-    ids_field: str
     list: Callable[..., Any]
     create: Callable[..., Any]
     update: Callable[..., Any]
@@ -56,10 +55,16 @@ class Records:
     edit_title: Promise
     created: Promise
     updated: Promise
+    segment_set: Promise  # ngettext_lazy, by "count"
+    segment_cleared: Promise
 
     @property
     def event(self) -> str:
         return f"{self.key}-changed"
+
+    @property
+    def ids_field(self) -> str:
+        return f"{self.key[:-1]}_ids"
 
     def url(self, scope: Scope, name: str = "", **extra: Any) -> str:
         singular = self.key[:-1]
@@ -78,38 +83,17 @@ class Records:
         return selectors.get_portfolio(request.user, org, ledger, pk)
 
     def counted(self, count: int, what: str) -> str:
-        if self.key == "portfolios":
-            texts = {
-                "set": ngettext(
-                    "Segment set on %(count)s portfolio",
-                    "Segment set on %(count)s portfolios",
-                    count,
-                ),
-                "clear": ngettext(
-                    "Segment cleared on %(count)s portfolio",
-                    "Segment cleared on %(count)s portfolios",
-                    count,
-                ),
-            }
-        else:
-            texts = {
-                "set": ngettext(
-                    "Segment set on %(count)s account", "Segment set on %(count)s accounts", count
-                ),
-                "clear": ngettext(
-                    "Segment cleared on %(count)s account",
-                    "Segment cleared on %(count)s accounts",
-                    count,
-                ),
-            }
-        return texts[what] % {"count": count}
+        """What a bulk "set" or "clear" did, in words."""
+        text = self.segment_set if what == "set" else self.segment_cleared
+        return text % {"count": count}
 
 
+# The two tabs' settings, alike line for line on purpose: one value of ``Records`` each,
+# and these arguments are exactly what differs between the tabs.
 ACCOUNTS = Records(
     key="accounts",
     model=Account,
     form_class=AccountForm,
-    ids_field="account_ids",
     list=selectors.list_accounts,
     create=services.create_account,
     update=services.update_account,
@@ -117,12 +101,17 @@ ACCOUNTS = Records(
     edit_title=_("Edit account"),
     created=_("Account created"),
     updated=_("Account updated"),
+    segment_set=ngettext_lazy(
+        "Segment set on %(count)s account", "Segment set on %(count)s accounts", "count"
+    ),
+    segment_cleared=ngettext_lazy(
+        "Segment cleared on %(count)s account", "Segment cleared on %(count)s accounts", "count"
+    ),
 )
 PORTFOLIOS = Records(
     key="portfolios",
     model=Portfolio,
     form_class=PortfolioForm,
-    ids_field="portfolio_ids",
     list=selectors.list_portfolios,
     create=services.create_portfolio,
     update=services.update_portfolio,
@@ -130,6 +119,14 @@ PORTFOLIOS = Records(
     edit_title=_("Edit portfolio"),
     created=_("Portfolio created"),
     updated=_("Portfolio updated"),
+    segment_set=ngettext_lazy(
+        "Segment set on %(count)s portfolio", "Segment set on %(count)s portfolios", "count"
+    ),
+    segment_cleared=ngettext_lazy(
+        "Segment cleared on %(count)s portfolio",
+        "Segment cleared on %(count)s portfolios",
+        "count",
+    ),
 )
 RECORD_FILTERS = ("q", "segment_id")
 
