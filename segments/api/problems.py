@@ -267,58 +267,75 @@ def protocol_problem(code: str, detail: str | None = None) -> Problem:
     return Problem(error.http_status, error.code, error.title, detail or error.default_message)
 
 
-def problem_from_exception(exc: BaseException) -> tuple[Problem, dict[str, str]]:
-    """The problem for any exception raised while serving an API request, and the headers
-    that go with it (``WWW-Authenticate`` on 401, ``Retry-After`` on 429)."""
-    headers: dict[str, str] = {}
+def _as_domain_error(exc: BaseException, headers: dict[str, str]) -> BaseException:
+    """Django's 404/403 and the database's failures as the domain errors they mean: a lost
+    race for locks is 409 (9009), an outage 503 (9008, ``Retry-After``)."""
     if isinstance(exc, Http404):
-        exc = errors.EntityNotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = errors.PermissionDenied()
-
+        return errors.EntityNotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return errors.PermissionDenied()
     database_error = errors.database_error(exc)
     if isinstance(database_error, errors.ConcurrentChange):
         logger.warning("Lock conflict while serving an API request: %s", exc)
-        exc = database_error
-    elif database_error is not None:
+        return database_error
+    if database_error is not None:
         logger.warning("Database unavailable while serving an API request: %s", exc)
         headers["Retry-After"] = "5"
-        exc = database_error
-    if isinstance(exc, errors.DomainError):
-        if exc.http_status >= 500 and exc.http_status != 503:
-            logger.error("Domain error %s while serving an API request", exc.code, exc_info=exc)
-        return problem_from_domain_error(exc), headers
-    if isinstance(exc, drf.ParseError):
-        detail = f"The request body is not valid JSON: {exc.detail}"
-        return problem_from_domain_error(errors.InvalidJSON(detail)), headers
+        return database_error
+    return exc
+
+
+def _access_problem(exc: drf.APIException, headers: dict[str, str]) -> Problem | None:
+    """401, 403 and 429 (with ``WWW-Authenticate`` / ``Retry-After``), else None."""
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        else:
-            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        headers["WWW-Authenticate"] = getattr(exc, "auth_header", None) or 'Bearer realm="api"'
         message = str(exc.detail) if isinstance(exc, drf.AuthenticationFailed) else None
-        return problem_from_domain_error(errors.NotAuthenticated(message)), headers
+        return problem_from_domain_error(errors.NotAuthenticated(message))
     if isinstance(exc, drf.PermissionDenied):
-        return problem_from_domain_error(errors.PermissionDenied(str(exc.detail))), headers
+        return problem_from_domain_error(errors.PermissionDenied(str(exc.detail)))
     if isinstance(exc, drf.Throttled):
         wait = max(math.ceil(exc.wait or 1), 1)
         headers["Retry-After"] = str(wait)
         message = f"Too many requests; retry in {wait} second(s)."
-        return problem_from_domain_error(errors.TooManyRequests(message)), headers
+        return problem_from_domain_error(errors.TooManyRequests(message))
+    return None
+
+
+def _request_problem(exc: drf.APIException) -> Problem | None:
+    """DRF's other refusals of a request (body, route, method, media types), else None."""
+    if isinstance(exc, drf.ParseError):
+        detail = f"The request body is not valid JSON: {exc.detail}"
+        return problem_from_domain_error(errors.InvalidJSON(detail))
     if isinstance(exc, drf.NotFound):
-        return problem_from_domain_error(errors.EntityNotFound()), headers
+        return problem_from_domain_error(errors.EntityNotFound())
     if isinstance(exc, drf.ValidationError):
-        return problem_from_domain_error(invalid_field_error(exc.detail)), headers
+        return problem_from_domain_error(invalid_field_error(exc.detail))
     if isinstance(exc, drf.MethodNotAllowed):
-        return protocol_problem("405", str(exc.detail)), headers
+        return protocol_problem("405", str(exc.detail))
     if isinstance(exc, drf.NotAcceptable):
-        return protocol_problem("406"), headers
+        return protocol_problem("406")
     if isinstance(exc, drf.UnsupportedMediaType):
-        return protocol_problem("415", str(exc.detail)), headers
-    if isinstance(exc, drf.APIException) and exc.status_code < 500:
+        return protocol_problem("415", str(exc.detail))
+    if exc.status_code < 500:
         return Problem(
             exc.status_code, str(exc.status_code), str(exc.default_detail), str(exc.detail)
-        ), headers
+        )
+    return None
+
+
+def problem_from_exception(exc: BaseException) -> tuple[Problem, dict[str, str]]:
+    """The problem for any exception raised while serving an API request, and the headers
+    that go with it (``WWW-Authenticate`` on 401, ``Retry-After`` on 429 and 503)."""
+    headers: dict[str, str] = {}
+    exc = _as_domain_error(exc, headers)
+    if isinstance(exc, errors.DomainError):
+        if exc.http_status >= 500 and exc.http_status != 503:
+            logger.error("Domain error %s while serving an API request", exc.code, exc_info=exc)
+        return problem_from_domain_error(exc), headers
+    if isinstance(exc, drf.APIException):
+        problem = _access_problem(exc, headers) or _request_problem(exc)
+        if problem is not None:
+            return problem, headers
     logger.error("Unhandled error while serving an API request", exc_info=exc)
     return internal_error_problem(), headers
 

@@ -26,12 +26,14 @@ from rest_framework.serializers import Serializer
 from rest_framework.viewsets import GenericViewSet
 
 from segments import errors, selectors, services
-from segments.api import schema as docs
+from segments.api import operations as docs
 from segments.api.filtering import EntityFilterBackend
 from segments.api.idempotent import idempotent
 from segments.api.pagination import TOTAL_COUNT_HEADER, AccountPagination, EntityPagination
+from segments.api.parsing import parse_body
 from segments.api.renderers import FastJSONRenderer, ProblemAwareNegotiation
 from segments.api.rows import ACCOUNT_ROWS, PORTFOLIO_ROWS, SEGMENT_ROWS, RowFormat
+from segments.api.schema import PATH_UUIDS, ApiAutoSchema
 from segments.api.serializers import (
     AccountInputSerializer,
     AccountSerializer,
@@ -45,7 +47,6 @@ from segments.api.serializers import (
     PortfolioSerializer,
     SegmentInputSerializer,
     SegmentSerializer,
-    parse_body,
 )
 from segments.api.throttling import ApiRateThrottle
 from segments.filters import (
@@ -115,7 +116,7 @@ class EntityViewSet(GenericViewSet):
     filter_backends = [EntityFilterBackend]
     pagination_class = EntityPagination
     metadata_class = RouteMetadata
-    schema = docs.ApiAutoSchema()
+    schema = ApiAutoSchema()
     lookup_url_kwarg = "id"
     lookup_value_regex = "[^/]+"
 
@@ -125,7 +126,7 @@ class EntityViewSet(GenericViewSet):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        for name in docs.PATH_UUIDS:
+        for name in PATH_UUIDS:
             if name in kwargs:
                 _check_path_uuid(name, kwargs[name])
 
