@@ -87,6 +87,14 @@ class ListPage(Page):
         stands for a gap)."""
         return list(self.paginator.get_elided_page_range(self.number, on_each_side=2, on_ends=1))
 
+    @property
+    def previous_number(self) -> int | None:
+        return self.previous_page_number() if self.has_previous() else None
+
+    @property
+    def next_number(self) -> int | None:
+        return self.next_page_number() if self.has_next() else None
+
 
 class ListPaginator(Paginator):
     """Django's ``Paginator`` over a selector's queryset, reading the first page before
