@@ -27,36 +27,20 @@ from rest_framework import serializers
 from segments.api.pagination import PAGE_PARAMETERS
 from segments.api.problems import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 from segments.api.serializers import (
-    AccountInputSerializer,
+    SERIALIZERS,
     AccountSerializer,
     HistoryEntrySerializer,
-    LedgerInputSerializer,
-    LedgerSerializer,
     MembersAssignedSerializer,
     MembersInputSerializer,
     MembersRemovedSerializer,
-    OrganizationInputSerializer,
-    OrganizationSerializer,
-    PortfolioInputSerializer,
-    PortfolioSerializer,
-    SegmentInputSerializer,
     SegmentSerializer,
 )
 from segments.filters import AccountFilterSet, openapi_parameters
-
-# The output and input serializers of each entity's operations, by operation label.
-ENTITY_SERIALIZERS = {
-    "Organization": (OrganizationSerializer, OrganizationInputSerializer),
-    "Ledger": (LedgerSerializer, LedgerInputSerializer),
-    "Segment": (SegmentSerializer, SegmentInputSerializer),
-    "OrganizationSegment": (SegmentSerializer, SegmentInputSerializer),
-    "Portfolio": (PortfolioSerializer, PortfolioInputSerializer),
-    "Account": (AccountSerializer, AccountInputSerializer),
-}
+from segments.models import Entity
 
 
 def entity_input_serializers() -> set[type[serializers.Serializer]]:
-    return {body for _, body in ENTITY_SERIALIZERS.values()}
+    return {body for _, body in SERIALIZERS.values()}
 
 
 MEMBER_FILTERS = openapi_parameters(AccountFilterSet)
@@ -129,21 +113,26 @@ def problems(statuses: Iterable[int]) -> dict[Any, OpenApiResponse]:
 
 # --------------------------------------------------------------------------- headers
 
-TOTAL_COUNT = OpenApiParameter(
-    "X-Total-Count",
-    OpenApiTypes.INT,
-    OpenApiParameter.HEADER,
-    response=[200, 204],
-    required=True,
-    description="How many items match, over all pages.",
+
+def _response_header(name: str, kind: OpenApiTypes, statuses: list[int], description: str):
+    return OpenApiParameter(
+        name,
+        kind,
+        OpenApiParameter.HEADER,
+        response=statuses,
+        required=True,
+        description=description,
+    )
+
+
+TOTAL_COUNT = _response_header(
+    "X-Total-Count", OpenApiTypes.INT, [200, 204], "How many items match, over all pages."
 )
-ETAG = OpenApiParameter(
+ETAG = _response_header(
     "ETag",
     OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    response=[200, 201],
-    required=True,
-    description="The entity's version; send it back as If-Match to update safely.",
+    [200, 201],
+    "The entity's version; send it back as If-Match to update safely.",
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -283,29 +272,29 @@ def _delete_arguments(item: type[serializers.Serializer]) -> dict[str, Any]:
     }
 
 
-def _writes(label: str, tag: str) -> dict[str, Any]:
+def _with_body(verb: str, label: str, tag: str, model: type[Entity], status: int, **kwargs: Any):
+    """A create (201) or an update (200): the entity's input body, the entity back."""
+    item, body = SERIALIZERS[model]
+    return operation(
+        f"{verb}{label}",
+        f"{verb.capitalize()} {_a(label)}",
+        tag,
+        request=body,
+        success={status: OpenApiResponse(item)},
+        errors=WRITE_ERRORS,
+        **kwargs,
+    )
+
+
+def _writes(label: str, tag: str, model: type[Entity]) -> dict[str, Any]:
     """The create, partial update and destroy operations of one entity."""
-    item, body = ENTITY_SERIALIZERS[label]
+    item, _ = SERIALIZERS[model]
     return {
-        "create": operation(
-            f"create{label}",
-            f"Create {_a(label)}",
-            tag,
-            request=body,
-            success={201: OpenApiResponse(item)},
-            errors=WRITE_ERRORS,
-            parameters=[ETAG],
-            description=CREATE_NOTE,
+        "create": _with_body(
+            "create", label, tag, model, 201, parameters=[ETAG], description=CREATE_NOTE
         ),
-        "partial_update": operation(
-            f"update{label}",
-            f"Update {_a(label)}",
-            tag,
-            request=body,
-            success={200: OpenApiResponse(item)},
-            errors=WRITE_ERRORS,
-            parameters=[ETAG, IF_MATCH],
-            description=UPDATE_NOTE,
+        "partial_update": _with_body(
+            "update", label, tag, model, 200, parameters=[ETAG, IF_MATCH], description=UPDATE_NOTE
         ),
         "destroy": operation(
             f"delete{label}",
@@ -318,10 +307,10 @@ def _writes(label: str, tag: str) -> dict[str, Any]:
     }
 
 
-def _reads(label: str, plural: str, tag: str) -> dict[str, Any]:
+def _reads(label: str, plural: str, tag: str, model: type[Entity]) -> dict[str, Any]:
     """The list, retrieve and count operations of one entity. The list's and the count's
     query parameters come from the viewset's pagination class and FilterSet."""
-    item, _ = ENTITY_SERIALIZERS[label]
+    item, _ = SERIALIZERS[model]
     count = operation_arguments(
         f"count{plural}",
         f"Count {_words(plural)}",
@@ -346,10 +335,10 @@ def _reads(label: str, plural: str, tag: str) -> dict[str, Any]:
     }
 
 
-def crud_docs(label: str, plural: str, tag: str) -> dict[str, Any]:
+def crud_docs(label: str, plural: str, tag: str, model: type[Entity]) -> dict[str, Any]:
     """The documentation of one entity's viewset actions, for ``extend_schema_view``:
     ``label`` names its operations (``listSegments``, ``createSegment`` …)."""
-    return {**_reads(label, plural, tag), **_writes(label, tag)}
+    return {**_reads(label, plural, tag, model), **_writes(label, tag, model)}
 
 
 @extend_schema_field(

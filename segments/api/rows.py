@@ -14,7 +14,7 @@ checks that equivalence; the serializers stay the reference (and the OpenAPI sch
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -67,89 +67,84 @@ def _entity(row: Row, iso: Callable) -> Row:
     }
 
 
-class RowFormat:
-    """The columns to read and the function that turns one row into its JSON object."""
+def _blank_text(value: Any) -> str:
+    return "" if value is None else str(value)
 
-    columns: tuple[str, ...] = ()
+
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+# (JSON name, column, conversion) of one field of a body, in the body's order.
+RowField = tuple[str, str, Callable[[Any], Any]]
+
+
+class RowFormat:
+    """The columns to read and how one row becomes its JSON object: the common fields of
+    every entity, then ``fields`` in order (those in ``omit_when_null`` left out when
+    null), then the ``fixed`` values."""
+
+    def __init__(
+        self,
+        fields: Sequence[RowField],
+        *,
+        omit_when_null: frozenset[str] = frozenset(),
+        fixed: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.fields = tuple(fields)
+        self.omit_when_null = omit_when_null
+        self.fixed = dict(fixed or {})
+        self.columns = (*ENTITY_COLUMNS, *(column for _, column, _ in self.fields))
 
     def item(self, row: Row, iso: Callable) -> Row:
-        raise NotImplementedError
+        data = _entity(row, iso)
+        for name, column, convert in self.fields:
+            value = row[column]
+            if value is None and name in self.omit_when_null:
+                continue
+            data[name] = convert(value)
+        data.update(self.fixed)
+        return data
 
     def items(self, rows: Iterable[Row]) -> list[Row]:
         iso = _datetime_formatter()
         return [self.item(row, iso) for row in rows]
 
 
-class SegmentRows(RowFormat):
-    columns = (
-        *ENTITY_COLUMNS,
-        "organization_id",
-        "ledger_id",
-        "name",
-        "description",
-        "account_count",
-        "portfolio_count",
-    )
-
-    def item(self, row: Row, iso: Callable) -> Row:
-        data = _entity(row, iso)
-        data["organizationId"] = _text(row["organization_id"])
-        data["ledgerId"] = _text(row["ledger_id"])
-        data["name"] = _text(row["name"])
-        data["description"] = _text(row["description"])
-        data["accountCount"] = int(row["account_count"])
-        data["portfolioCount"] = int(row["portfolio_count"])
-        return data
-
-
-class PortfolioRows(RowFormat):
-    columns = (*ENTITY_COLUMNS, "organization_id", "ledger_id", "name", "entity_id", "segment_id")
-
-    def item(self, row: Row, iso: Callable) -> Row:
-        data = _entity(row, iso)
-        data["organizationId"] = _text(row["organization_id"])
-        data["ledgerId"] = _text(row["ledger_id"])
-        data["name"] = _text(row["name"])
-        if row["entity_id"] is not None:
-            data["entityId"] = str(row["entity_id"])
-        data["segmentId"] = _text(row["segment_id"])
-        return data
-
-
-class AccountRows(RowFormat):
-    columns = (
-        *ENTITY_COLUMNS,
-        "organization_id",
-        "ledger_id",
-        "name",
-        "type",
-        "asset_code",
-        "alias",
-        "entity_id",
-        "parent_account_id",
-        "portfolio_id",
-        "segment_id",
-        "blocked",
-    )
-
-    def item(self, row: Row, iso: Callable) -> Row:
-        data = _entity(row, iso)
-        data["organizationId"] = _text(row["organization_id"])
-        data["ledgerId"] = _text(row["ledger_id"])
-        data["name"] = "" if row["name"] is None else str(row["name"])
-        data["type"] = _text(row["type"])
-        data["assetCode"] = _text(row["asset_code"])
-        data["alias"] = _text(row["alias"])
-        data["entityId"] = _text(row["entity_id"])
-        data["parentAccountId"] = _text(row["parent_account_id"])
-        data["portfolioId"] = _text(row["portfolio_id"])
-        data["segmentId"] = _text(row["segment_id"])
-        data["blocked"] = None if row["blocked"] is None else bool(row["blocked"])
-        data["holderId"] = None
-        data["holderCheckSkipped"] = False
-        return data
-
-
-SEGMENT_ROWS = SegmentRows()
-PORTFOLIO_ROWS = PortfolioRows()
-ACCOUNT_ROWS = AccountRows()
+IN_LEDGER: list[RowField] = [
+    ("organizationId", "organization_id", _text),
+    ("ledgerId", "ledger_id", _text),
+]
+SEGMENT_ROWS = RowFormat(
+    [
+        *IN_LEDGER,
+        ("name", "name", _text),
+        ("description", "description", _text),
+        ("accountCount", "account_count", int),
+        ("portfolioCount", "portfolio_count", int),
+    ]
+)
+PORTFOLIO_ROWS = RowFormat(
+    [
+        *IN_LEDGER,
+        ("name", "name", _text),
+        ("entityId", "entity_id", _text),
+        ("segmentId", "segment_id", _text),
+    ],
+    omit_when_null=frozenset({"entityId"}),
+)
+ACCOUNT_ROWS = RowFormat(
+    [
+        *IN_LEDGER,
+        ("name", "name", _blank_text),
+        ("type", "type", _text),
+        ("assetCode", "asset_code", _text),
+        ("alias", "alias", _text),
+        ("entityId", "entity_id", _text),
+        ("parentAccountId", "parent_account_id", _text),
+        ("portfolioId", "portfolio_id", _text),
+        ("segmentId", "segment_id", _text),
+        ("blocked", "blocked", _flag),
+    ],
+    fixed={"holderId": None, "holderCheckSkipped": False},
+)

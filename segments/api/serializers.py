@@ -192,34 +192,39 @@ class MembersRemovedSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------- input
 
 
-class StrictCharField(serializers.CharField):
-    """Text only (a number is not text); blank and null pass to the services, which decide."""
+class OnlyJSONTypeMixin:
+    """A field that takes only values of ``json_types`` (DRF would coerce others: ``1`` to
+    ``"1"``, ``"yes"`` to ``True``); optional, and null passes to the services, which
+    decide."""
+
+    json_types: tuple[type, ...]
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, self.json_types):
+            self.fail("invalid")
+        return data
+
+
+class StrictCharField(OnlyJSONTypeMixin, serializers.CharField):
+    """Text only (a number is not text); blank passes to the services too."""
+
+    json_types = (str,)
+
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("allow_blank", True)
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return data
 
-
-class StrictBooleanField(serializers.BooleanField):
+class StrictBooleanField(OnlyJSONTypeMixin, serializers.BooleanField):
     """``true`` or ``false`` only (not ``"yes"`` nor ``1``)."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_null", True)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
+    json_types = (bool,)
 
 
 class TextUUIDField(serializers.UUIDField):
@@ -330,3 +335,15 @@ class MembersInputSerializer(serializers.Serializer):
         max_length=BULK_MEMBERS_MAX,
         help_text="At most 10,000 ids in accountIds and portfolioIds together.",
     )
+
+
+# The output and input serializers of each entity.
+SERIALIZERS: dict[
+    type[Entity], tuple[type[serializers.Serializer], type[serializers.Serializer]]
+] = {
+    Organization: (OrganizationSerializer, OrganizationInputSerializer),
+    Ledger: (LedgerSerializer, LedgerInputSerializer),
+    Segment: (SegmentSerializer, SegmentInputSerializer),
+    Portfolio: (PortfolioSerializer, PortfolioInputSerializer),
+    Account: (AccountSerializer, AccountInputSerializer),
+}

@@ -16,6 +16,7 @@ import pytest
 from django.core.cache import cache
 
 from segments import errors
+from segments.api.views import SegmentViewSet
 from segments.models import Segment, Status
 from tests.factories import AccountFactory, OrganizationFactory, PortfolioFactory, SegmentFactory
 
@@ -137,7 +138,7 @@ def test_0037_ledger_not_found_is_rendered_like_every_domain_error(
     def refuse(*args, **kwargs):
         raise errors.LedgerNotFound(entity_type="Ledger")
 
-    monkeypatch.setattr("segments.services.create_segment", refuse)
+    monkeypatch.setattr(SegmentViewSet, "create_entity", staticmethod(refuse))
     response = operator_client.post(f"{ledger_url}/segments", {"name": "Black"}, format="json")
     problem = assert_problem(response, 404, "0037")
     assert problem["entityType"] == "Ledger"
