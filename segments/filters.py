@@ -239,11 +239,29 @@ class OrganizationFilterSet(EntityFilterSet):
 
 
 CONTAINS = "Name contains (case-insensitive)."
-SEARCH = "Search: {} contains this (case-insensitive), or the id is this."
+
+
+def name_contains() -> django_filters.CharFilter:
+    return documented(TEXT, CONTAINS)(django_filters.CharFilter(lookup_expr="icontains"))
+
+
+class SearchFilter(django_filters.CharFilter):
+    """``q``: rows whose ``fields`` contain the text (case-insensitive), or whose id it is."""
+
+    def __init__(self, *fields: str) -> None:
+        super().__init__()
+        self.search_fields = fields
+        words = " or the ".join(field.replace("_", " ") for field in fields)
+        documented(
+            TEXT, f"Search: the {words} contains this (case-insensitive), or the id is this."
+        )(self)
+
+    def filter(self, queryset: QuerySet, value: Any) -> QuerySet:
+        return queryset.filter(_search_q(value, *self.search_fields)) if value else queryset
 
 
 class LedgerFilterSet(EntityFilterSet):
-    name = documented(TEXT, CONTAINS)(django_filters.CharFilter(lookup_expr="icontains"))
+    name = name_contains()
 
     class Meta:
         model = Ledger
@@ -251,13 +269,11 @@ class LedgerFilterSet(EntityFilterSet):
 
 
 class SegmentFilterSet(EntityFilterSet):
-    name = documented(TEXT, CONTAINS)(django_filters.CharFilter(lookup_expr="icontains"))
+    name = name_contains()
     status = documented({"type": "string", "enum": Status.values}, "Status code.")(
         django_filters.CharFilter(method="filter_status")
     )
-    q = documented(TEXT, SEARCH.format("the name"))(
-        django_filters.CharFilter(method="filter_search")
-    )
+    q = SearchFilter("name")
     sort = sort_filter("name")
 
     sortable = {"name": Lower("name")}
@@ -271,16 +287,11 @@ class SegmentFilterSet(EntityFilterSet):
             raise errors.MalformedQuery(f"status must be one of {', '.join(Status.values)}.")
         return queryset.filter(status_code=value.upper())
 
-    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(_search_q(value, "name"))
-
 
 class PortfolioFilterSet(EntityFilterSet):
     segment_id = SegmentReferenceFilter(field_name="segment_id")
-    name = documented(TEXT, CONTAINS)(django_filters.CharFilter(lookup_expr="icontains"))
-    q = documented(TEXT, SEARCH.format("the name or the entity id"))(
-        django_filters.CharFilter(method="filter_search")
-    )
+    name = name_contains()
+    q = SearchFilter("name", "entity_id")
     sort = sort_filter("name")
 
     sortable = {"name": Lower("name")}
@@ -288,9 +299,6 @@ class PortfolioFilterSet(EntityFilterSet):
     class Meta:
         model = Portfolio
         fields: list[str] = []
-
-    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(_search_q(value, "name", "entity_id"))
 
 
 class AccountFilterSet(EntityFilterSet):
@@ -306,9 +314,7 @@ class AccountFilterSet(EntityFilterSet):
     blocked = documented({"type": "string", "enum": ["true", "false"]}, "Blocked or not.")(
         django_filters.CharFilter(method="filter_blocked")
     )
-    q = documented(TEXT, SEARCH.format("the name or the alias"))(
-        django_filters.CharFilter(method="filter_search")
-    )
+    q = SearchFilter("name", "alias")
     sort = sort_filter("name", "alias")
 
     sortable = {"name": Lower("name"), "alias": "alias"}
@@ -322,9 +328,6 @@ class AccountFilterSet(EntityFilterSet):
         if flag not in ("true", "false"):
             raise errors.MalformedQuery("blocked must be true or false.")
         return queryset.filter(blocked=flag == "true")
-
-    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(_search_q(value, "name", "alias"))
 
 
 def openapi_parameters(filterset_class: type[EntityFilterSet]) -> list[OpenApiParameter]:
