@@ -16,7 +16,6 @@ API and the console report them the same way. Use ``apply_filters``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import uuid
@@ -31,6 +30,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 
 from segments import errors
+from segments.ids import uuid_or_none
 from segments.models import Account, Ledger, Organization, Portfolio, Segment, Status
 from segments.validators import has_invalid_characters
 
@@ -38,10 +38,10 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 
 
 def parse_uuid_param(value: str, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, AttributeError):
-        raise errors.MalformedQuery(f"Query parameter '{name}' must be a UUID.") from None
+    parsed = uuid_or_none(value)
+    if parsed is None:
+        raise errors.MalformedQuery(f"Query parameter '{name}' must be a UUID.")
+    return parsed
 
 
 def _parse_bound(value: str) -> tuple[dt.datetime, bool]:
@@ -227,8 +227,9 @@ def _search_q(value: str, *text_fields: str) -> Q:
     query = Q()
     for field in text_fields:
         query |= Q(**{f"{field}__icontains": value})
-    with contextlib.suppress(ValueError):
-        query |= Q(pk=uuid.UUID(value.strip()))
+    pk = uuid_or_none(value.strip())
+    if pk is not None:
+        query |= Q(pk=pk)
     return query
 
 

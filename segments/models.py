@@ -222,6 +222,13 @@ class Segment(Entity):
         """Serves every ledger of its organization (no ``ledger``)."""
         return self.ledger_id is None
 
+    def member_scope(self) -> models.Q:
+        """The accounts and portfolios this segment may take (a filter on either): those
+        of its ledger, or of every ledger of its organization at organization level."""
+        if self.is_organization_level:
+            return models.Q(organization_id=self.organization_id)
+        return models.Q(ledger_id=self.ledger_id)
+
     @property
     def accepts_members(self) -> bool:
         """Only a live, ACTIVE segment takes new members (0014 otherwise)."""

@@ -25,6 +25,7 @@ from segments.filters import (
     SegmentFilterSet,
     apply_filters,
 )
+from segments.ids import uuid_or_none
 from segments.models import (
     Account,
     Ledger,
@@ -206,10 +207,10 @@ def list_segment_portfolios(
 
 def _assignable_to(model, user, segment: Segment) -> QuerySet:
     queryset = model.objects.filter(
-        organization_id=segment.organization_id, ledger__deleted_at__isnull=True
+        segment.member_scope(),
+        organization_id=segment.organization_id,
+        ledger__deleted_at__isnull=True,
     ).exclude(segment_id=segment.pk)
-    if not segment.is_organization_level:
-        queryset = queryset.filter(ledger_id=segment.ledger_id)
     return restrict(queryset, user).select_related("ledger", "segment")
 
 
@@ -358,7 +359,10 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID, str]:
         created_at = dt.datetime.fromisoformat(created)
         if created_at.tzinfo is None:
             raise ValueError("no time zone")
-        return created_at.astimezone(dt.UTC), uuid.UUID(pk), direction
+        pk = uuid_or_none(pk)
+        if pk is None:
+            raise ValueError("not an id")
+        return created_at.astimezone(dt.UTC), pk, direction
     except (ValueError, KeyError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise errors.MalformedQuery(
             "cursor is not valid; use a cursor from a response.",

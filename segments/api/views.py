@@ -11,7 +11,6 @@ filtered by the entity's FilterSet (``filtering.EntityFilterBackend``) and paged
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -50,6 +49,7 @@ from segments.filters import (
     PortfolioFilterSet,
     SegmentFilterSet,
 )
+from segments.ids import uuid_or_none
 from segments.models import Account, Entity, Ledger, Organization, Portfolio, Segment
 from segments.tenancy import Action, authorize, authorize_organization_create
 
@@ -68,14 +68,12 @@ class Scope:
 
 
 def _check_path_uuid(name: str, value: str) -> None:
-    try:
-        uuid.UUID(value)
-    except ValueError:
+    if uuid_or_none(value) is None:
         raise errors.InvalidPathParameter(
             f"Path parameter '{name}' must be a UUID (got '{value[:64]}').",
             fields={name: "must be a UUID"},
             values={name: value[:64]},
-        ) from None
+        )
 
 
 def query_flag(request: Request, name: str) -> bool:

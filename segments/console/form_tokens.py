@@ -13,6 +13,8 @@ import uuid
 
 from django.core.cache import cache
 
+from segments.ids import uuid_or_none
+
 TOKEN_TTL_SECONDS = 6 * 60 * 60
 PENDING = "pending"
 
@@ -27,9 +29,7 @@ def _key(user_id: object, token: str) -> str:
 
 def claim(user_id: object, token: str) -> bool:
     """True for the first request with this token; False when it was already used."""
-    try:
-        uuid.UUID(hex=token)
-    except (ValueError, TypeError):
+    if uuid_or_none(token) is None:
         return True  # no usable token: nothing to deduplicate on
     return cache.add(_key(user_id, token), PENDING, TOKEN_TTL_SECONDS)
 

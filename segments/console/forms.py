@@ -4,7 +4,6 @@ field errors (``add_domain_error``)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -247,10 +246,6 @@ def segment_choices(segments: Iterable[Segment]) -> list[tuple[str, str]]:
     return [("", gettext("None")), *((str(segment.pk), segment.name) for segment in segments)]
 
 
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    return uuid.UUID(value) if value else None
-
-
 class MemberForm(forms.Form):
     """Fields that accounts and portfolios share: name, entity id, status, segment."""
 
@@ -293,7 +288,7 @@ class MemberForm(forms.Form):
             "name": _blank_to_none(data.get("name")),
             "entity_id": _blank_to_none(data["entity_id"]),
             "status_code": data["status"],
-            "segment_id": _uuid_or_none(data["segment_id"]),
+            "segment_id": uuid_or_none(data["segment_id"]),
         }
 
     def changes(self) -> dict[str, Any]:
@@ -356,7 +351,7 @@ class AccountForm(MemberForm):
 
     def values(self) -> dict[str, Any]:
         data = self.cleaned_data
-        values = super().values() | {"portfolio_id": _uuid_or_none(data["portfolio_id"])}
+        values = super().values() | {"portfolio_id": uuid_or_none(data["portfolio_id"])}
         if self.instance is None:
             values |= {
                 "alias": _blank_to_none(data["alias"]),

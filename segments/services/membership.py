@@ -124,12 +124,6 @@ def _refuse_non_members(
         )
 
 
-def _scope_filter(segment: Segment) -> Q:
-    if not segment.is_organization_level:
-        return Q(ledger_id=segment.ledger_id)
-    return Q(organization_id=segment.organization_id)
-
-
 def _lock_with_members(
     segment: Segment, account_ids: Iterable[Any], portfolio_ids: Iterable[Any]
 ) -> tuple[Segment, list, list]:
@@ -171,7 +165,7 @@ def assign_members(
         segment, account_ids, portfolio_ids
     )
     require_accepts_members(segment)
-    scope = _scope_filter(segment)
+    scope = segment.member_scope()
     for model, requested, field, what in _kinds(account_uuids, portfolio_uuids):
         if requested:
             found = set(model.objects.filter(scope, pk__in=requested).values_list("pk", flat=True))
@@ -305,7 +299,7 @@ def assign_accounts_matching(
     database = router.db_for_write(Account)
     matching = (
         accounts.using(database)
-        .filter(_scope_filter(segment))
+        .filter(segment.member_scope())
         .live()
         .exclude(segment_id=segment.pk)
     )

@@ -38,12 +38,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.db.models import Q
 from tqdm import tqdm
 
 from segments import services
 from segments.console.exports import column_headers, restore
 from segments.errors import DomainError
+from segments.ids import uuid_or_none
 from segments.models import Account, Portfolio, Segment
 from segments.validators import ALIAS_PATTERN
 
@@ -127,10 +127,9 @@ class Command(BaseCommand):
     # ----------------------------------------------------------------- arguments
 
     def _segment(self, segment_id: str) -> Segment:
-        try:
-            pk = uuid.UUID(segment_id)
-        except ValueError:
-            raise CommandError(f"'{segment_id}' is not a segment id.") from None
+        pk = uuid_or_none(segment_id)
+        if pk is None:
+            raise CommandError(f"'{segment_id}' is not a segment id.")
         segment = Segment.objects.select_related("ledger", "organization").filter(pk=pk).first()
         if segment is None:
             raise CommandError(f"No live segment has the id {segment_id}.")
@@ -197,9 +196,7 @@ class Command(BaseCommand):
         by_id: dict[str, list[Row]] = {"account": [], "portfolio": []}
         by_alias: list[Row] = []
         for row in rows:
-            try:
-                uuid.UUID(row.value)
-            except ValueError:
+            if uuid_or_none(row.value) is None:
                 if row.kind == "portfolio":
                     checked.bad.append((row.line, f"'{row.value}' is not a portfolio id"))
                 elif not ALIAS_PATTERN.match(row.value) or len(row.value) > 100:
@@ -237,11 +234,11 @@ class Command(BaseCommand):
         found = {
             pk: (ledger_id, organization_id, deleted_at)
             for pk, ledger_id, organization_id, deleted_at in model.all_objects.filter(
-                pk__in=[uuid.UUID(row.value) for row in rows]
+                pk__in=[uuid_or_none(row.value) for row in rows]
             ).values_list("pk", "ledger_id", "organization_id", "deleted_at")
         }
         for row in rows:
-            pk = uuid.UUID(row.value)
+            pk = uuid_or_none(row.value)
             if pk not in found:
                 bad.append((row.line, f"no {kind} has the id {row.value}"))
                 continue
@@ -254,7 +251,7 @@ class Command(BaseCommand):
                 resolved[row.line] = (kind, pk)
 
     def _check_aliases(self, segment: Segment, rows: list[Row], resolved, bad) -> None:
-        scope = _scope_q(segment)
+        scope = segment.member_scope()  # for the report; assign_members decides
         aliases = {row.value for row in rows}
         live: dict[str, list[uuid.UUID]] = {}
         for pk, alias in Account.objects.filter(scope, alias__in=aliases).values_list(
@@ -352,13 +349,6 @@ def _in_scope(segment: Segment, ledger_id, organization_id) -> bool:
     if not segment.is_organization_level:
         return ledger_id == segment.ledger_id
     return organization_id == segment.organization_id
-
-
-def _scope_q(segment: Segment) -> Q:
-    """The rows a segment may take (for the report; ``assign_members`` decides)."""
-    if not segment.is_organization_level:
-        return Q(ledger_id=segment.ledger_id)
-    return Q(organization_id=segment.organization_id)
 
 
 def _scope_text(segment: Segment) -> str:
