@@ -128,6 +128,8 @@ def main() -> int:
             "organization_segments": ids["organization_segment"],
             "portfolios": ids["portfolio"],
             "accounts": ids["account"],
+            "benefits": ids["benefit"],
+            "organization_benefits": ids["organization_benefit"],
         }
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "segments_console.test_settings")
         import django

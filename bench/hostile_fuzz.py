@@ -823,10 +823,10 @@ def _entity_of(path: str) -> str:
     without a ledger)."""
     collection = path.split("/{id}")[0].rsplit("/", 1)[-1]
     kind = {"organizations": "organization", "ledgers": "ledger", "portfolios": "portfolio"}
-    kind |= {"accounts": "account", "segments": "segment"}
+    kind |= {"accounts": "account", "segments": "segment", "benefits": "benefit"}
     name = kind.get(collection, "segment")
-    if name == "segment" and "{ledger_id}" not in path:
-        return "organization_segment"
+    if name in ("segment", "benefit") and "{ledger_id}" not in path:
+        return f"organization_{name}"
     return name
 
 
@@ -1036,6 +1036,8 @@ def _api_strategy(document, path, method, query, body_schema, token):
             ids = context.ids
             values = {"organization_id": ids["organization"], "ledger_id": ids["ledger"]}
             values |= {"alias": ids["alias"], "code": ids["external_code"]}
+            at_ledger = "{ledger_id}" in path
+            values["segment_id"] = ids["segment" if at_ledger else "organization_segment"]
             if "{id}" in path:
                 kind = _entity_of(path)
                 values["id"] = context.victim(kind) if method == "DELETE" else ids[kind]

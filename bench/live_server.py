@@ -59,9 +59,15 @@ def seed_rows(username: str, password: str, role: str, victims: int) -> dict:
         services.create_account(
             user, ledger, type="deposit", asset_code="BRL", segment_id=segment.pk
         )
-    spare: dict[str, list[str]] = {
-        kind: [] for kind in ("segment", "organization_segment", "portfolio", "account", "ledger")
-    }
+    benefit_kinds = ("benefit", "organization_benefit")
+    has_benefits = hasattr(services, "create_benefit")  # a checkout from before benefits
+
+    def benefit(owner, name: str) -> str:
+        lounge = {"kind": "service", "parameters": {"serviceCode": "lounge"}}
+        return str(services.create_benefit(user, owner, name=name, **lounge).pk)
+
+    kinds = ("segment", "organization_segment", "portfolio", "account", "ledger")
+    spare: dict[str, list[str]] = {kind: [] for kind in (*kinds, *benefit_kinds)}
     spare["organization"] = []
     for n in range(victims):
         name = f"victim {n}"
@@ -75,6 +81,9 @@ def seed_rows(username: str, password: str, role: str, victims: int) -> dict:
                 ).pk
             )
         )
+        if has_benefits:
+            spare["benefit"].append(benefit(segment, name))
+            spare["organization_benefit"].append(benefit(org_segment, name))
     for n in range(victims // 5):
         spare["ledger"].append(str(services.create_ledger(user, org, name=f"victim {n}").pk))
         other = services.create_organization(user, legal_name=f"victim {n}", legal_document="1")
@@ -91,6 +100,14 @@ def seed_rows(username: str, password: str, role: str, victims: int) -> dict:
         "alias": "@maria",
         "external_code": "BRL",
         "victims": spare,
+        **(
+            {
+                "benefit": benefit(segment, "Lounge"),
+                "organization_benefit": benefit(org_segment, "Lounge"),
+            }
+            if has_benefits
+            else {}
+        ),
     }
 
 

@@ -119,6 +119,13 @@ class InvalidField(DomainError):
     default_message = "One or more fields break a rule."
 
 
+class InvalidParameters(InvalidField):
+    """0047 on a benefit's ``parameters``: the fields are the paths sent
+    (``parameters.percentage``)."""
+
+    fields_named_as_sent = True
+
+
 class MetadataKeyTooLong(DomainError):
     code, http_status, title = "0050", 400, gettext_noop("Metadata Key Length Exceeded")
     default_message = "A metadata key is longer than 100 characters."
@@ -132,6 +139,12 @@ class MetadataValueTooLong(DomainError):
 class UnexpectedFields(DomainError):
     code, http_status, title = "0053", 400, gettext_noop("Unexpected Fields in the Request")
     default_message = "The request contains fields that are unknown or read-only."
+
+
+class UnexpectedParameters(UnexpectedFields):
+    """0053 on a benefit's ``parameters``: the fields are the paths sent."""
+
+    fields_named_as_sent = True
 
 
 class InvalidPathParameter(DomainError):
@@ -225,6 +238,19 @@ class ConcurrentChange(DomainError):
         "Another change to the same records was being made at the same time; nothing was "
         "changed. Retry the request."
     )
+
+
+class AmbiguousBenefits(DomainError):
+    code, http_status, title = "9012", 409, gettext_noop("Ambiguous Benefits")
+    default_message = (
+        "Another ACTIVE benefit of the segment has the same exclusivity group and priority "
+        "and an overlapping validity window: which one applies would be undecided."
+    )
+
+
+class DuplicateBenefitName(DomainError):
+    code, http_status, title = "9013", 409, gettext_noop("Duplicate Benefit Name")
+    default_message = "The segment already has a live benefit with this name."
 
 
 class InternalError(DomainError):

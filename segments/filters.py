@@ -31,7 +31,16 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 
 from segments import errors
 from segments.ids import uuid_or_none
-from segments.models import Account, Ledger, Organization, Portfolio, Segment, Status
+from segments.models import (
+    Account,
+    Benefit,
+    BenefitKind,
+    Ledger,
+    Organization,
+    Portfolio,
+    Segment,
+    Status,
+)
 from segments.validators import has_invalid_characters
 
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
@@ -369,3 +378,65 @@ def apply_filters(
             "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in filterset.errors.items())
         )
     return filterset.qs
+
+
+class BenefitFilterSet(EntityFilterSet):
+    """A segment's benefits: by ``kind``, ``status`` and ``active_at`` (ACTIVE, and the
+    instant inside the window)."""
+
+    kind = documented({"type": "string", "enum": BenefitKind.values}, "Kind of benefit.")(
+        django_filters.CharFilter(method="filter_kind")
+    )
+    status = documented({"type": "string", "enum": Status.values}, "Status code.")(
+        django_filters.CharFilter(method="filter_status")
+    )
+    active_at = documented(
+        {"type": "string", "format": "date-time"},
+        "Only benefits ACTIVE with this instant inside their window (ISO 8601, UTC).",
+    )(django_filters.CharFilter(method="filter_active_at"))
+    name = name_contains()
+    sort = sort_filter("name", "priority")
+
+    sortable = {"name": Lower("name"), "priority": "priority"}
+
+    class Meta:
+        model = Benefit
+        fields: list[str] = []
+
+    def filter_kind(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value not in BenefitKind.values:
+            raise errors.MalformedQuery(f"kind must be one of {', '.join(BenefitKind.values)}.")
+        return queryset.filter(kind=value)
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return SegmentFilterSet.filter_status(self, queryset, name, value)
+
+    def filter_active_at(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        at = parse_instant(value, name)
+        return queryset.filter(
+            Q(valid_from__isnull=True) | Q(valid_from__lte=at),
+            Q(valid_until__isnull=True) | Q(valid_until__gt=at),
+            status_code=Status.ACTIVE,
+        )
+
+
+def parse_instant(value: str, name: str) -> dt.datetime:
+    """An ISO 8601 instant of a query parameter (UTC when it names no offset), in UTC, or
+    0082."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return as_utc(parsed)
+    except (ValueError, OverflowError):
+        raise errors.MalformedQuery(
+            f"Query parameter '{name}' must be an ISO 8601 date-time.",
+            fields={name: "not an ISO 8601 date-time"},
+        ) from None
+
+
+def as_utc(instant: dt.datetime) -> dt.datetime:
+    """An instant in UTC (a naive one is read as UTC). The database keeps UTC, and
+    refuses offsets that Python accepts (beyond ±15:59); an instant that leaves the
+    calendar in UTC raises OverflowError."""
+    if timezone.is_naive(instant):
+        return instant.replace(tzinfo=dt.UTC)
+    return instant.astimezone(dt.UTC)

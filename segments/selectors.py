@@ -28,6 +28,8 @@ from segments.filters import (
 from segments.ids import uuid_or_none
 from segments.models import (
     Account,
+    Benefit,
+    BenefitVersion,
     Ledger,
     Organization,
     Portfolio,
@@ -96,9 +98,9 @@ def get_account(user, organization_id: Any, ledger_id: Any, **lookup: Any) -> Ac
             "No account was found for the given alias.", entity_type=Account.entity_type
         )
     return get_visible(
-        Account.objects.select_related("ledger", "segment", "portfolio").filter(
-            ledger__deleted_at__isnull=True, organization__deleted_at__isnull=True
-        ),
+        Account.objects.select_related(
+            "ledger", "segment", "portfolio", "portfolio__segment"
+        ).filter(ledger__deleted_at__isnull=True, organization__deleted_at__isnull=True),
         user,
         ledger_id=ledger_id,
         organization_id=organization_id,
@@ -226,6 +228,33 @@ def portfolios_assignable_to(
 ) -> QuerySet[Portfolio]:
     """Portfolios the segment may take and does not hold yet (see accounts_assignable_to)."""
     return apply_filters(PortfolioFilterSet, params, _assignable_to(Portfolio, user, segment))
+
+
+def benefits_of(user, segment: Segment) -> QuerySet[Benefit]:
+    """The benefits list of a segment: its live benefits, in priority order."""
+    return restrict_within(
+        Benefit.objects.filter(segment=segment), user, segment.organization_id
+    ).order_by("priority", "created_at", "id")
+
+
+def get_benefit(user, segment: Segment, benefit_id: Any) -> Benefit:
+    """A live benefit of the segment in the path, or 0007."""
+    return get_visible(
+        Benefit.objects.filter(segment=segment).select_related("segment"),
+        user,
+        pk=benefit_id,
+        organization_id=segment.organization_id,
+    )
+
+
+def benefit_versions(benefit: Benefit) -> QuerySet[BenefitVersion]:
+    """Every version of the benefit, newest first (read after ``get_benefit``)."""
+    return BenefitVersion.objects.filter(benefit=benefit).order_by("-version")
+
+
+def benefit_version_at(benefit: Benefit, at: Any) -> BenefitVersion | None:
+    """The version the benefit had at ``at``; None when it did not exist yet."""
+    return benefit_versions(benefit).filter(created_at__lte=at).first()
 
 
 def list_segment_history(user, segment: Segment) -> QuerySet[SegmentHistory]:

@@ -192,6 +192,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "segments.api.schema.strict_request_bodies",
         "segments.api.schema.empty_query_values_are_absent",
+        "segments.api.schema.benefits_by_kind",
     ],
 }
 

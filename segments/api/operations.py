@@ -27,7 +27,6 @@ from rest_framework import serializers
 from segments.api.pagination import PAGE_PARAMETERS
 from segments.api.problems import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 from segments.api.serializers import (
-    SERIALIZERS,
     AccountSerializer,
     HistoryEntrySerializer,
     MembersAssignedSerializer,
@@ -35,6 +34,7 @@ from segments.api.serializers import (
     MembersRemovedSerializer,
     SegmentSerializer,
 )
+from segments.api.shapes import SERIALIZERS
 from segments.filters import AccountFilterSet, openapi_parameters
 from segments.models import Entity
 

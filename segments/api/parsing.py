@@ -112,15 +112,25 @@ def json_type_of(value: Any) -> str:
 
 
 def expected_json_type(field: serializers.Field) -> str | None:
-    """The JSON type an input field takes (None: any)."""
+    """The JSON type an input field takes (None: any); a field may say it (``json_type``)."""
+    if getattr(field, "json_type", None):
+        return field.json_type
     if isinstance(field, serializers.Serializer | MetadataField):
         return "object"
     if isinstance(field, serializers.ListField):
         return "array"
     if isinstance(field, serializers.BooleanField):
         return "boolean"
-    if isinstance(field, serializers.CharField | serializers.UUIDField | serializers.ChoiceField):
+    if isinstance(
+        field,
+        serializers.CharField
+        | serializers.UUIDField
+        | serializers.ChoiceField
+        | serializers.DateTimeField,
+    ):
         return "string"
+    if isinstance(field, serializers.IntegerField):
+        return "number"
     return None
 
 

@@ -6,6 +6,7 @@ answers is documented in ``segments.api.operations``.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -17,6 +18,7 @@ from rest_framework import serializers
 
 from segments.api.operations import entity_input_serializers
 from segments.api.parsing import required_fields, writable_fields
+from segments.benefit_kinds import PARAMETER_SCHEMAS
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -41,6 +43,7 @@ REQUEST_ID = OpenApiParameter(
 PATH_UUIDS = {
     "organization_id": "Organization ID (UUID).",
     "ledger_id": "Ledger ID (UUID).",
+    "segment_id": "Segment ID (UUID).",
     "id": "The entity's ID (UUID).",
 }
 
@@ -138,3 +141,51 @@ def empty_query_values_are_absent(result: dict[str, Any], **kwargs: Any) -> dict
                 if parameter.get("in") == "query":
                     parameter["allowEmptyValue"] = True
     return result
+
+
+def _kind_name(kind: str) -> str:
+    return kind[:1].upper() + kind[1:]
+
+
+def benefits_by_kind(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: a benefit's ``parameters`` are its kind's. The ``Benefit``
+    body and the create body become a ``oneOf`` of one variant per kind (``kind`` fixed,
+    ``parameters`` that kind's schema, ``benefit_kinds.PARAMETER_SCHEMAS``), discriminated
+    by ``kind``; an update body's ``parameters`` are any kind's (the benefit's own)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for kind, schema in PARAMETER_SCHEMAS.items():
+        schemas[f"{_kind_name(kind)}Parameters"] = schema
+    for name in ("Benefit", "BenefitInputRequest"):
+        if name in schemas:
+            _split_by_kind(schemas, name)
+    patched = schemas.get("PatchedBenefitInputRequest")
+    if patched is not None:
+        patched["properties"]["parameters"] = {
+            "anyOf": [{"$ref": _parameters_ref(kind)} for kind in PARAMETER_SCHEMAS],
+            "description": "The parameters of the benefit's kind (its new one when `kind` "
+            "changes too).",
+        }
+    return result
+
+
+def _parameters_ref(kind: str) -> str:
+    return f"#/components/schemas/{_kind_name(kind)}Parameters"
+
+
+def _split_by_kind(schemas: dict[str, Any], name: str) -> None:
+    """``name`` as a ``oneOf`` of whole variants (no ``allOf``: a variant keeps the body's
+    ``additionalProperties`` rule about its own properties)."""
+    common = schemas.pop(name)
+    mapping = {}
+    for kind in PARAMETER_SCHEMAS:
+        variant = copy.deepcopy(common)
+        variant["properties"]["kind"] = {"type": "string", "enum": [kind]}
+        variant["properties"]["parameters"] = {"$ref": _parameters_ref(kind)}
+        variant["required"] = sorted({*variant.get("required", []), "kind"})
+        variant_name = f"{_kind_name(kind)}{name}"
+        schemas[variant_name] = variant
+        mapping[kind] = f"#/components/schemas/{variant_name}"
+    schemas[name] = {
+        "oneOf": [{"$ref": ref} for ref in mapping.values()],
+        "discriminator": {"propertyName": "kind", "mapping": mapping},
+    }

@@ -335,15 +335,3 @@ class MembersInputSerializer(serializers.Serializer):
         max_length=BULK_MEMBERS_MAX,
         help_text="At most 10,000 ids in accountIds and portfolioIds together.",
     )
-
-
-# The output and input serializers of each entity.
-SERIALIZERS: dict[
-    type[Entity], tuple[type[serializers.Serializer], type[serializers.Serializer]]
-] = {
-    Organization: (OrganizationSerializer, OrganizationInputSerializer),
-    Ledger: (LedgerSerializer, LedgerInputSerializer),
-    Segment: (SegmentSerializer, SegmentInputSerializer),
-    Portfolio: (PortfolioSerializer, PortfolioInputSerializer),
-    Account: (AccountSerializer, AccountInputSerializer),
-}

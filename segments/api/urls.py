@@ -9,7 +9,7 @@ from drf_spectacular.views import (
 )
 from rest_framework.routers import SimpleRouter
 
-from segments.api import errors, views
+from segments.api import benefits, errors, views
 from segments.api.schema import ApiSchemaGenerator
 
 app_name = "api"
@@ -24,6 +24,16 @@ router.register(
     f"{ORGANIZATION}/segments", views.OrganizationSegmentViewSet, basename="organization-segment"
 )
 router.register(f"{LEDGER}/segments", views.SegmentViewSet, basename="segment")
+router.register(
+    f"{ORGANIZATION}/segments/(?P<segment_id>[^/]+)/benefits",
+    benefits.OrganizationBenefitViewSet,
+    basename="organization-benefit",
+)
+router.register(
+    f"{LEDGER}/segments/(?P<segment_id>[^/]+)/benefits",
+    benefits.BenefitViewSet,
+    basename="benefit",
+)
 router.register(f"{LEDGER}/portfolios", views.PortfolioViewSet, basename="portfolio")
 router.register(f"{LEDGER}/accounts", views.AccountViewSet, basename="account")
 

@@ -27,6 +27,12 @@ from rest_framework.viewsets import GenericViewSet
 
 from segments import errors, selectors, services
 from segments.api import operations as docs
+from segments.api.effective import (
+    ACCOUNT_BENEFIT_DOCS,
+    PORTFOLIO_BENEFIT_DOCS,
+    AccountBenefitsMixin,
+    EffectiveBenefitsMixin,
+)
 from segments.api.filtering import EntityFilterBackend
 from segments.api.idempotent import idempotent
 from segments.api.pagination import TOTAL_COUNT_HEADER, AccountPagination, EntityPagination
@@ -35,12 +41,12 @@ from segments.api.renderers import FastJSONRenderer, ProblemAwareNegotiation
 from segments.api.rows import ACCOUNT_ROWS, PORTFOLIO_ROWS, SEGMENT_ROWS, RowFormat
 from segments.api.schema import PATH_UUIDS, ApiAutoSchema
 from segments.api.serializers import (
-    SERIALIZERS,
     AccountSerializer,
     HistoryEntrySerializer,
     MembersInputSerializer,
     PortfolioSerializer,
 )
+from segments.api.shapes import SERIALIZERS
 from segments.api.throttling import ApiRateThrottle
 from segments.filters import (
     AccountFilterSet,
@@ -396,9 +402,12 @@ class OrganizationSegmentViewSet(SegmentViewSet):
         return Scope(organization=organization)
 
 
-@extend_schema_view(**docs.crud_docs("Portfolio", "Portfolios", "Portfolios", Portfolio))
-class PortfolioViewSet(InLedgerViewSet):
+@extend_schema_view(
+    **docs.crud_docs("Portfolio", "Portfolios", "Portfolios", Portfolio), **PORTFOLIO_BENEFIT_DOCS
+)
+class PortfolioViewSet(EffectiveBenefitsMixin, InLedgerViewSet):
     view_label = "Portfolio"
+    subject_key = "portfolioId"
     queryset = Portfolio.objects.all()
     serializer_class, input_serializer = SERIALIZERS[Portfolio]
     filterset_class = PortfolioFilterSet
@@ -418,9 +427,11 @@ class PortfolioViewSet(InLedgerViewSet):
 
 
 @extend_schema_view(
-    **docs.crud_docs("Account", "Accounts", "Accounts", Account), **docs.ACCOUNT_LOOKUPS
+    **docs.crud_docs("Account", "Accounts", "Accounts", Account),
+    **docs.ACCOUNT_LOOKUPS,
+    **ACCOUNT_BENEFIT_DOCS,
 )
-class AccountViewSet(InLedgerViewSet):
+class AccountViewSet(AccountBenefitsMixin, InLedgerViewSet):
     """Accounts of a ledger; pages after the first by number or by keyset ``cursor``."""
 
     view_label = "Account"

@@ -11,6 +11,8 @@ from django.db import connection
 
 from segments.models import (
     Account,
+    Benefit,
+    BenefitVersion,
     Ledger,
     Membership,
     Organization,
@@ -33,6 +35,8 @@ def empty_tables(*, reset: bool) -> None:
     tables = ", ".join(
         model._meta.db_table
         for model in (
+            BenefitVersion,
+            Benefit,
             SegmentHistory,
             Membership,
             Account,

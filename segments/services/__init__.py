@@ -14,13 +14,15 @@ transaction of every public function here, retried once when it loses a race for
 (then 409 ``9009``, never "database unavailable").
 
 One module per aggregate — ``organizations``, ``ledgers``, ``segments``, ``portfolios``,
-``accounts``, ``membership`` (which segment a member is in, one by one or in bulk) —
+``accounts``, ``membership`` (which segment a member is in, one by one or in bulk),
+``benefits`` (what a segment grants, versioned) —
 and the pieces they share: ``validation`` (fields a call may set, field rules, saving,
 ``If-Match``), ``rows`` (holding and locking one row, the one delete path) and
 ``history`` (a segment's history entries).
 """
 
 from segments.services.accounts import create_account, delete_account, update_account
+from segments.services.benefits import create_benefit, delete_benefit, update_benefit
 from segments.services.history import HISTORY_ID_SAMPLE, actor_name
 from segments.services.ledgers import create_ledger, delete_ledger, update_ledger
 from segments.services.membership import (
@@ -67,11 +69,13 @@ __all__ = [
     "assign_members",
     "clear_segments",
     "create_account",
+    "create_benefit",
     "create_ledger",
     "create_organization",
     "create_portfolio",
     "create_segment",
     "delete_account",
+    "delete_benefit",
     "delete_ledger",
     "delete_organization",
     "delete_portfolio",
@@ -81,6 +85,7 @@ __all__ = [
     "restore_segment",
     "segment_for_member",
     "update_account",
+    "update_benefit",
     "update_ledger",
     "update_organization",
     "update_portfolio",

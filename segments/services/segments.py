@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from segments import errors
 from segments.locking import atomic_service
-from segments.models import Account, HistoryAction, Ledger, Organization, Portfolio, Segment
+from segments.models import (
+    Account,
+    Benefit,
+    HistoryAction,
+    Ledger,
+    Organization,
+    Portfolio,
+    Segment,
+)
+from segments.services.benefits import delete_benefits_of
 from segments.services.history import record, snapshot
 from segments.services.rows import hold_parent, lock_for_update, soft_delete
 from segments.services.validation import (
@@ -69,8 +78,9 @@ def delete_segment(
 ) -> dict[str, int]:
     """A segment that still has members (accounts or portfolios tagged with it) cannot be
     deleted (9001, counts in the message) unless ``detach`` is asked: then its members are
-    cleared and it is deleted in the same transaction. No row, live or deleted, is left
-    pointing at a deleted segment. Returns the counts detached.
+    cleared and it is deleted in the same transaction. Its benefits are deleted with it,
+    in the same transaction. No member, live or deleted, is left pointing at a deleted
+    segment. Returns the counts detached.
 
     The path of ``rows.delete_checked`` (lock → ``If-Match`` → check → soft delete), with
     members instead of children: they may be detached between the check and the delete."""
@@ -80,12 +90,15 @@ def delete_segment(
         "accounts": Account.objects.filter(segment_id=segment.pk).count(),
         "portfolios": Portfolio.objects.filter(segment_id=segment.pk).count(),
     }
+    benefits = Benefit.objects.filter(segment_id=segment.pk).count()
     if (counts["accounts"] or counts["portfolios"]) and not detach:
+        with_benefits = f" Its {benefits} benefit(s) would be deleted with it." if benefits else ""
         raise errors.SegmentHasMembers(
             f"Segment '{segment.name}' still has {counts['accounts']} account(s) and "
-            f"{counts['portfolios']} portfolio(s). Remove them first or delete with detach=true.",
+            f"{counts['portfolios']} portfolio(s). Remove them first or delete with "
+            f"detach=true.{with_benefits}",
             entity_type="Segment",
-            values=counts,
+            values={**counts, "benefits": benefits},
         )
     now = timezone.now()
     # The segment is held: whoever else locks one of its members and then waits for more
@@ -93,6 +106,8 @@ def delete_segment(
     Portfolio.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
     Account.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
     before = snapshot(segment) | {"detached": counts}
+    if benefits:
+        before["benefitsDeleted"] = delete_benefits_of(actor, segment)
     soft_delete(segment, now=now)
     record(segment, actor, HistoryAction.DELETED, before, None)
     return counts

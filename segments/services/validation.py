@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from segments import errors
-from segments.models import Account, Entity, Ledger, Organization, Portfolio, Segment
+from segments.models import Account, Benefit, Entity, Ledger, Organization, Portfolio, Segment
 from segments.validators import (
     METADATA_KEY_TOO_LONG,
     METADATA_NESTED,
@@ -29,6 +29,16 @@ from segments.validators import (
 )
 
 COMMON_FIELDS = {"status_code", "status_description", "metadata"}
+BENEFIT_FIELDS = {
+    "name",
+    "description",
+    "kind",
+    "parameters",
+    "valid_from",
+    "valid_until",
+    "priority",
+    "exclusivity_group",
+}
 CREATE_FIELDS: dict[type[Entity], set[str]] = {
     Organization: COMMON_FIELDS
     | {"legal_name", "legal_document", "doing_business_as", "parent_organization_id", "address"},
@@ -47,6 +57,7 @@ CREATE_FIELDS: dict[type[Entity], set[str]] = {
         "segment_id",
         "blocked",
     },
+    Benefit: COMMON_FIELDS | BENEFIT_FIELDS,
 }
 UPDATE_FIELDS: dict[type[Entity], set[str]] = {
     Organization: COMMON_FIELDS
@@ -55,6 +66,7 @@ UPDATE_FIELDS: dict[type[Entity], set[str]] = {
     Segment: COMMON_FIELDS | {"name", "description"},
     Portfolio: COMMON_FIELDS | {"name", "entity_id", "segment_id"},
     Account: COMMON_FIELDS | {"name", "entity_id", "portfolio_id", "segment_id", "blocked"},
+    Benefit: COMMON_FIELDS | BENEFIT_FIELDS,
 }
 REQUIRED_FIELDS: dict[type[Entity], tuple[str, ...]] = {
     Organization: ("legal_name", "legal_document"),
@@ -62,6 +74,7 @@ REQUIRED_FIELDS: dict[type[Entity], tuple[str, ...]] = {
     Segment: ("name",),
     Portfolio: ("name",),
     Account: ("type", "asset_code"),
+    Benefit: ("name", "kind"),
 }
 NAME_FIELDS: dict[type[Entity], tuple[str, ...]] = {
     Organization: ("legal_name", "doing_business_as"),
@@ -69,6 +82,7 @@ NAME_FIELDS: dict[type[Entity], tuple[str, ...]] = {
     Segment: ("name",),
     Portfolio: ("name",),
     Account: ("name",),
+    Benefit: ("name",),
 }
 CONSTRAINT_ERRORS: dict[str, tuple[type[errors.DomainError], str]] = {
     "ledger_name_unique_per_organization": (
@@ -86,6 +100,10 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.DomainError], str]] = {
     "account_alias_unique_per_ledger": (
         errors.DuplicateAlias,
         "An account with this alias already exists in this ledger.",
+    ),
+    "benefit_name_unique_per_segment": (
+        errors.DuplicateBenefitName,
+        "A benefit with this name already exists in this segment.",
     ),
 }
 

@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from segments import services
 from segments.models import Role
 from tests.factories import (
     AccountFactory,
@@ -54,12 +55,20 @@ CHECKS = [
 def path_ids(path: str, ids: dict[str, str]) -> dict[str, str]:
     """Real ids for the path's parameters: ``{id}`` names the entity of its collection."""
     fixed = {"organization_id": ids["organization"], "ledger_id": ids["ledger"]}
+    at_organization_level = "{ledger_id}" not in path
+    fixed["segment_id"] = ids["organization_segments" if at_organization_level else "segments"]
     if "{id}" in path:
         collection = path.split("/{id}")[0].rsplit("/", 1)[-1]
-        if collection == "segments" and "{ledger_id}" not in path:
-            collection = "organization_segments"
+        if collection in ("segments", "benefits") and at_organization_level:
+            collection = f"organization_{collection}"
         fixed["id"] = ids[collection]
     return {name: value for name, value in fixed.items() if f"{{{name}}}" in path}
+
+
+def _benefit(user, segment, name: str):
+    return services.create_benefit(
+        user, segment, name=name, kind="service", parameters={"serviceCode": name.lower()}
+    )
 
 
 @pytest.fixture
@@ -73,15 +82,18 @@ def world(db) -> tuple[dict[str, str], str]:
     AccountFactory.create_batch(3, ledger=ledger, segment=segment)
     user = UserFactory(username="schemathesis", is_staff=True)
     member(user, organization, Role.OPERATOR)
+    org_segment = SegmentFactory(ledger=None, organization=organization)
     ids = {
         "organizations": str(organization.pk),
         "organization": str(organization.pk),
         "ledgers": str(ledger.pk),
         "ledger": str(ledger.pk),
         "segments": str(segment.pk),
-        "organization_segments": str(SegmentFactory(ledger=None, organization=organization).pk),
+        "organization_segments": str(org_segment.pk),
         "portfolios": str(portfolio.pk),
         "accounts": str(account.pk),
+        "benefits": str(_benefit(user, segment, "Lounge").pk),
+        "organization_benefits": str(_benefit(user, org_segment, "Concierge").pk),
     }
     return ids, token_for(user)
 

@@ -1,5 +1,5 @@
-"""The five entities of the onboarding domain, tenancy memberships, API tokens and
-segment history. See ``shared/spec/domain.md``.
+"""The five entities of the onboarding domain, tenancy memberships, API tokens, segment
+history and idempotency keys. See ``shared/spec/domain.md``.
 
 Rows are never removed: ``deleted_at`` marks a soft delete. ``objects`` shows live
 rows only; ``all_objects`` shows every row (audit, admin restore).
@@ -418,6 +418,9 @@ class HistoryAction(models.TextChoices):
     RESTORED = "restored", "Restored"
     MEMBERS_ASSIGNED = "members_assigned", "Members assigned"
     MEMBERS_REMOVED = "members_removed", "Members removed"
+    BENEFIT_CREATED = "benefit_created", "Benefit created"
+    BENEFIT_UPDATED = "benefit_updated", "Benefit updated"
+    BENEFIT_DELETED = "benefit_deleted", "Benefit deleted"
 
 
 class SegmentHistory(models.Model):

@@ -1,0 +1,49 @@
+"""The models of the segments app, by concern: ``entities`` (the five entities of the
+onboarding domain, memberships, API tokens, segment history, idempotency keys) and
+``benefits`` (what a segment grants, and every version of it). Import them from here.
+
+Rows are never removed: ``deleted_at`` marks a soft delete. ``objects`` shows live rows
+only; ``all_objects`` shows every row (audit, admin restore).
+"""
+
+from segments.models.benefits import Benefit, BenefitKind, BenefitVersion
+from segments.models.entities import (
+    Account,
+    AllRowsManager,
+    ApiToken,
+    Entity,
+    HistoryAction,
+    IdempotencyRecord,
+    Ledger,
+    LiveManager,
+    LiveQuerySet,
+    Membership,
+    Organization,
+    Portfolio,
+    Role,
+    Segment,
+    SegmentHistory,
+    Status,
+)
+
+__all__ = [
+    "Account",
+    "AllRowsManager",
+    "ApiToken",
+    "Benefit",
+    "BenefitKind",
+    "BenefitVersion",
+    "Entity",
+    "HistoryAction",
+    "IdempotencyRecord",
+    "Ledger",
+    "LiveManager",
+    "LiveQuerySet",
+    "Membership",
+    "Organization",
+    "Portfolio",
+    "Role",
+    "Segment",
+    "SegmentHistory",
+    "Status",
+]
