@@ -242,6 +242,10 @@ def _search_q(value: str, *text_fields: str) -> Q:
     return query
 
 
+# Each FilterSet below declares its filters, its sort keys, then its model, in that order:
+# the shape of a FilterSet, alike from one entity to the next on purpose.
+
+
 class OrganizationFilterSet(EntityFilterSet):
     class Meta:
         model = Organization

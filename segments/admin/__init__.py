@@ -1,11 +1,17 @@
 """The Django admin for back-office staff: organizations, ledgers, portfolios, accounts,
-segments, memberships and segment history, saved and deleted through the same services as
-the console and the API (see ``segments.admin.forms`` and ``segments.admin.actions``)."""
+segments, their benefits, memberships and segment history, saved and deleted through the
+same services as the console and the API (see ``segments.admin.forms`` and
+``segments.admin.actions``)."""
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from segments.admin import entities, memberships, segments  # noqa: F401  (registers the pages)
+from segments.admin import (  # noqa: F401  (registers the pages)
+    benefits,
+    entities,
+    memberships,
+    segments,
+)
 from segments.admin.login import AdminSignInForm
 
 admin.site.site_header = _("Segments Console · back office")

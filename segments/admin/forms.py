@@ -174,7 +174,8 @@ class ServiceAdminMixin:
 
     @staticmethod
     def _form_field(name: str, form: forms.Form) -> str | None:
-        for candidate in (name, name.removesuffix("_id")):
+        # ``parameters.percentage``: a path inside a field is shown on that field.
+        for candidate in (name, name.removesuffix("_id"), name.partition(".")[0]):
             if candidate in form.fields:
                 return candidate
         return None

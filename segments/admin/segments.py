@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from segments import errors, selectors, services
 from segments.admin.base import EntityAdmin
+from segments.admin.benefits import benefit_rows
 from segments.admin.changelists import BigTableMixin, QuickDatesChangeList
 from segments.admin.choices import LabelledChoicesMixin
 from segments.admin.filters import DeletedFilter, LabelledRelatedFilter, SegmentFilter
@@ -192,6 +193,8 @@ class SegmentAdmin(EntityAdmin):
             "history_url": reverse("admin:segments_segmenthistory_changelist")
             + f"?segment={segment.pk}",
             "latest_history": list(zip(history, history_summaries(history), strict=True)),
+            "benefits": benefit_rows(segment),
+            "add_benefit_url": reverse("admin:segments_benefit_add") + f"?segment={segment.pk}",
         }
 
     def get_urls(self) -> list:

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from segments.api.serializers import (
     EntityInputSerializer,
     EntitySerializer,
+    MetadataField,
     OnlyJSONTypeMixin,
     StatusSerializer,
     TextUUIDField,
@@ -32,19 +33,11 @@ PARAMETERS_SCHEMA = {
 
 
 @extend_schema_field(PARAMETERS_SCHEMA)
-class ParametersField(serializers.Field):
-    """A JSON object; its rules are the kind's (``benefit_kinds``), checked by the services."""
+class ParametersField(MetadataField):
+    """A JSON object, nested or not; its rules are the kind's (``benefit_kinds``), checked
+    by the services."""
 
     json_type = "object"
-    default_error_messages = {"invalid": "Must be a JSON object."}
-
-    def to_representation(self, value: Any) -> dict:
-        return dict(value or {})
-
-    def to_internal_value(self, data: Any) -> dict:
-        if not isinstance(data, dict):
-            self.fail("invalid")
-        return data
 
 
 class StrictDateTimeField(OnlyJSONTypeMixin, serializers.DateTimeField):

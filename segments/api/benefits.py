@@ -56,7 +56,8 @@ def _benefit_docs(label: str, tag: str) -> dict[str, Any]:
 
 class BenefitViewSet(EntityViewSet):
     """Benefits of a ledger segment (``OrganizationBenefitViewSet``: of an
-    organization-level one)."""
+    organization-level one). Its parts are declared as every entity's viewset declares
+    them (``segments.api.views``): alike on purpose."""
 
     view_label = "Benefit"
     queryset = Benefit.objects.all()

@@ -14,6 +14,7 @@ from typing import Any
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from segments.console.benefit_words import parameters_in_words, window_in_words
 from segments.models import Account, HistoryAction, Portfolio, SegmentHistory, Status
 from segments.validators import metadata_value_text
 
@@ -31,6 +32,9 @@ ACTION_LABELS = {
     HistoryAction.RESTORED: _("Restored"),
     HistoryAction.MEMBERS_ASSIGNED: _("Members added"),
     HistoryAction.MEMBERS_REMOVED: _("Members removed"),
+    HistoryAction.BENEFIT_CREATED: _("Benefit added"),
+    HistoryAction.BENEFIT_UPDATED: _("Benefit changed"),
+    HistoryAction.BENEFIT_DELETED: _("Benefit deleted"),
 }
 
 MEMBERS_NAMED = 10
@@ -198,20 +202,79 @@ def history_entry(entry: SegmentHistory, labels: MemberLabels | None = None) -> 
         if not item.changes:
             item.summary = gettext("Saved without changes.")
     elif entry.action == HistoryAction.DELETED:
-        detached = before.get("detached") or {}
-        if detached.get("accounts") or detached.get("portfolios"):
-            item.summary = gettext("Deleted; detached %(members)s.") % {
-                "members": _members(detached)
-            }
-        else:
-            item.summary = gettext("Deleted.")
+        item.summary = _deleted_summary(before)
     elif entry.action == HistoryAction.MEMBERS_ASSIGNED:
         item.summary = gettext("Added %(members)s.") % {"members": _members(after)}
         item.members = members_named(after, labels)
     elif entry.action == HistoryAction.MEMBERS_REMOVED:
         item.summary = gettext("Removed %(members)s.") % {"members": _members(before)}
         item.members = members_named(before, labels)
+    elif entry.action in BENEFIT_ACTIONS:
+        item.summary, item.changes = benefit_change(entry.action, before, after)
     return item
+
+
+def _deleted_summary(before: Mapping[str, Any]) -> str:
+    detached = before.get("detached") or {}
+    summary = gettext("Deleted.")
+    if detached.get("accounts") or detached.get("portfolios"):
+        summary = gettext("Deleted; detached %(members)s.") % {"members": _members(detached)}
+    benefits = before.get("benefitsDeleted") or 0
+    if benefits:
+        summary += " " + ngettext(
+            "%(count)s benefit deleted with it.", "%(count)s benefits deleted with it.", benefits
+        ) % {"count": benefits}
+    return summary
+
+
+BENEFIT_ACTIONS = (
+    HistoryAction.BENEFIT_CREATED,
+    HistoryAction.BENEFIT_UPDATED,
+    HistoryAction.BENEFIT_DELETED,
+)
+BENEFIT_FIELD_LABELS = {
+    "priority": _("Priority"),
+    "exclusivityGroup": _("Exclusivity group"),
+}
+
+
+def _benefit_state(state: Mapping[str, Any], key: str) -> str | None:
+    if key == "parameters":
+        return parameters_in_words(state.get("kind", ""), state.get("parameters"))
+    if key == "window":
+        return window_in_words(state.get("validFrom"), state.get("validUntil"))
+    if key == "status":
+        return _status_text(state.get("status"))
+    return _text(state.get(key))
+
+
+def benefit_change(
+    action: str, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[str, list[Change]]:
+    """A benefit's entry in the segment's history: a sentence, and what changed."""
+    name = (after or before).get("name") or before.get("name")
+    if action == HistoryAction.BENEFIT_CREATED:
+        grant = parameters_in_words(after.get("kind", ""), after.get("parameters"))
+        return gettext("Benefit “%(name)s”: %(grant)s.") % {"name": name, "grant": grant}, []
+    if action == HistoryAction.BENEFIT_DELETED:
+        return gettext("Benefit “%(name)s” deleted.") % {"name": before.get("name")}, []
+    labels = {
+        "name": FIELD_LABELS["name"],
+        "parameters": _("Grants"),
+        "window": _("Valid"),
+        "status": FIELD_LABELS["status"],
+        **BENEFIT_FIELD_LABELS,
+    }
+    changes = []
+    for key, label in labels.items():
+        keys = ("validFrom", "validUntil") if key == "window" else ("kind", key)
+        if not any(part in before or part in after for part in (*keys, key)):
+            continue
+        old = _benefit_state({**after, **before}, key)
+        new = _benefit_state({**before, **after}, key)
+        if old != new:
+            changes.append(Change(str(label), old, new))
+    return gettext("Benefit “%(name)s” changed.") % {"name": name}, changes
 
 
 def history_entries(entries: Iterable[SegmentHistory]) -> list[HistoryEntry]:

@@ -58,6 +58,11 @@ def benefit_snapshot(benefit: Benefit) -> dict[str, Any]:
     }
 
 
+def _identity(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What every history entry of a benefit names: which one, and its kind."""
+    return {key: snapshot[key] for key in ("benefitId", "name", "kind")}
+
+
 def _hold_segment(segment: Segment) -> Segment:
     """The segment, locked: every write of its benefits is one at a time. A deleted
     segment takes no benefit (0007)."""
@@ -194,8 +199,8 @@ def update_benefit(
             segment,
             actor,
             HistoryAction.BENEFIT_UPDATED,
-            {"benefitId": before["benefitId"], **{key: before[key] for key in changed}},
-            {"benefitId": after["benefitId"], **{key: after[key] for key in changed}},
+            {**_identity(before), **{key: before[key] for key in changed}},
+            {**_identity(after), **{key: after[key] for key in changed}},
         )
     return benefit
 

@@ -175,6 +175,7 @@ def delete(request: HttpRequest, organization_id, segment_id, ledger_id=None) ->
         "segment": segment,
         "scope": scope,
         "counts": selectors.member_counts(segment),
+        "benefits": selectors.benefits_of(request.user, segment).count(),
         "from_detail": from_detail,
         "error": error,
         "form_action": segment_url(segment, "delete"),

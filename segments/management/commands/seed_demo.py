@@ -3,6 +3,7 @@ printed API token (a new one each run; older demo tokens are revoked)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 from django.contrib.auth import get_user_model
@@ -10,7 +11,16 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from segments import services
-from segments.models import Account, ApiToken, Ledger, Membership, Organization, Role, Segment
+from segments.models import (
+    Account,
+    ApiToken,
+    Benefit,
+    Ledger,
+    Membership,
+    Organization,
+    Role,
+    Segment,
+)
 
 ORGANIZATION = {"legal_name": "Lerian Bank", "legal_document": "12345678000199"}
 LEDGERS = ["Cards", "Banking"]
@@ -35,6 +45,49 @@ ORGANIZATION_SEGMENT = (
         "metadata": {"manager": "desk-1"},
     },
 )
+# The product's examples, with one expired and one future benefit so that a new user
+# sees applied and not-applied benefits at once. (name, kind, parameters, extra fields)
+LAUNCH_END = dt.datetime(2026, 1, 31, tzinfo=dt.UTC)
+NEXT_PARTNER = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
+BENEFITS = {
+    "Black": [
+        ("VIP lounge", "service", {"serviceCode": "vip-lounge", "provider": "LoungeKey"}, {}),
+        ("Travel insurance", "service", {"serviceCode": "travel-insurance"}, {}),
+        ("Concierge", "service", {"serviceCode": "concierge"}, {}),
+        ("Double points", "pointsMultiplier", {"multiplier": "2"}, {"exclusivityGroup": "points"}),
+        (
+            "Partner lounges 2027",
+            "service",
+            {"serviceCode": "partner-lounges"},
+            {"validFrom": NEXT_PARTNER},
+        ),
+    ],
+    "Platinum": [
+        ("Travel insurance", "service", {"serviceCode": "travel-insurance"}, {}),
+        ("Points x1.5", "pointsMultiplier", {"multiplier": "1.5"}, {"exclusivityGroup": "points"}),
+    ],
+    "Student": [
+        ("Fee-free account", "feeWaiver", {"feeKeys": ["account-maintenance"]}, {}),
+        (
+            "Education cashback",
+            "cashback",
+            {
+                "percentage": "2",
+                "assetCode": "BRL",
+                "cap": {"amount": "50.00", "period": "month"},
+                "transactionRoute": "education",
+            },
+            {},
+        ),
+        ("Cinema discount", "feeDiscount", {"percentage": "50"}, {}),
+        (
+            "Launch cashback",
+            "cashback",
+            {"percentage": "5", "assetCode": "BRL"},
+            {"validUntil": LAUNCH_END},
+        ),
+    ],
+}
 ACCOUNTS_PER_LEDGER = 30
 PORTFOLIOS_PER_LEDGER = 3
 USERS = [("demo", Role.OPERATOR), ("demo-admin", Role.ADMIN), ("demo-viewer", Role.VIEWER)]
@@ -95,6 +148,20 @@ class Command(BaseCommand):
             actor, ledger or organization, name=name, **fields
         )
 
+    def _benefits(self, actor, segment: Segment) -> None:
+        existing = set(Benefit.objects.filter(segment=segment).values_list("name", flat=True))
+        for name, kind, parameters, extra in BENEFITS.get(segment.name, []):
+            if name in existing:
+                continue
+            fields = {
+                "valid_from": extra.get("validFrom"),
+                "valid_until": extra.get("validUntil"),
+                "exclusivity_group": extra.get("exclusivityGroup"),
+            }
+            services.create_benefit(
+                actor, segment, name=name, kind=kind, parameters=parameters, **fields
+            )
+
     def _ledger(self, actor, organization, name, private) -> None:
         ledger = Ledger.objects.filter(organization=organization, name=name).first()
         if ledger is None:
@@ -103,6 +170,8 @@ class Command(BaseCommand):
             self._segment(actor, organization, ledger, seg_name, fields)
             for seg_name, fields in LEDGER_SEGMENTS.items()
         ]
+        for segment in segments:
+            self._benefits(actor, segment)
         if Account.objects.filter(ledger=ledger).exists():
             return
         rng = random.Random(name)
