@@ -184,7 +184,5 @@ def effective_benefits(
     return answers
 
 
-EFFECTIVE_JOINS = {
-    Account: ("segment", "portfolio", "portfolio__segment"),
-    Portfolio: ("segment",),
-}
+# What an account must be read with for ``effective_segment`` to ask nothing more.
+EFFECTIVE_JOINS = {Account: ("segment", "portfolio", "portfolio__segment")}

@@ -297,9 +297,7 @@ class SegmentFilterSet(EntityFilterSet):
         fields: list[str] = []
 
     def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if value.upper() not in Status.values:
-            raise errors.MalformedQuery(f"status must be one of {', '.join(Status.values)}.")
-        return queryset.filter(status_code=value.upper())
+        return queryset.filter(status_code=parse_status(value))
 
 
 class PortfolioFilterSet(EntityFilterSet):
@@ -408,12 +406,10 @@ class BenefitFilterSet(EntityFilterSet):
         fields: list[str] = []
 
     def filter_kind(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if value not in BenefitKind.values:
-            raise errors.MalformedQuery(f"kind must be one of {', '.join(BenefitKind.values)}.")
-        return queryset.filter(kind=value)
+        return queryset.filter(kind=parse_kind(value))
 
     def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return SegmentFilterSet.filter_status(self, queryset, name, value)
+        return queryset.filter(status_code=parse_status(value))
 
     def filter_active_at(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         at = parse_instant(value, name)
@@ -422,6 +418,20 @@ class BenefitFilterSet(EntityFilterSet):
             Q(valid_until__isnull=True) | Q(valid_until__gt=at),
             status_code=Status.ACTIVE,
         )
+
+
+def parse_status(value: str) -> str:
+    """A ``status`` query parameter (any case) as its code, or 0082."""
+    if value.upper() not in Status.values:
+        raise errors.MalformedQuery(f"status must be one of {', '.join(Status.values)}.")
+    return value.upper()
+
+
+def parse_kind(value: str) -> str:
+    """A ``kind`` query parameter as a kind of benefit, or 0082."""
+    if value not in BenefitKind.values:
+        raise errors.MalformedQuery(f"kind must be one of {', '.join(BenefitKind.values)}.")
+    return value
 
 
 def parse_instant(value: str, name: str) -> dt.datetime:

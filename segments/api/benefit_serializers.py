@@ -199,8 +199,12 @@ def effective_body(answer: Effective, subject_key: str = "accountId") -> dict[st
         "segment": segment,
         "items": [_applied(candidate) for candidate in answer.items],
         "notApplied": [
-            {"id": skipped.benefit.pk, "name": skipped.benefit.benefit.name, "reason": reason}
-            for skipped, reason in ((item, item.reason) for item in answer.not_applied)
+            {
+                "id": skipped.benefit.pk,
+                "name": skipped.benefit.benefit.name,
+                "reason": skipped.reason,
+            }
+            for skipped in answer.not_applied
         ],
     }
     return EffectiveBenefitsSerializer(data).data

@@ -21,7 +21,7 @@ from segments.api.benefit_serializers import (
 )
 from segments.api.parsing import parse_body
 from segments.effective_benefits import EFFECTIVE_JOINS, effective_benefits
-from segments.filters import parse_instant
+from segments.filters import parse_instant, parse_kind
 from segments.models import Account, BenefitKind
 from segments.selectors import restrict_within
 
@@ -67,9 +67,8 @@ class EffectiveBenefitsMixin:
 
     @action(detail=True, methods=["get"], name="Benefits")
     def benefits(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        kind = request.query_params.get("kind") or None
-        if kind is not None and kind not in BenefitKind.values:
-            raise errors.MalformedQuery(f"kind must be one of {', '.join(BenefitKind.values)}.")
+        raw_kind = request.query_params.get("kind")
+        kind = parse_kind(raw_kind) if raw_kind else None
         [answer] = effective_benefits([self.get_object()], instant_param(request), kind)
         return Response(effective_body(answer, self.subject_key))
 

@@ -107,7 +107,7 @@ def delete_segment(
     Account.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
     before = snapshot(segment) | {"detached": counts}
     if benefits:
-        before["benefitsDeleted"] = delete_benefits_of(actor, segment)
+        before["benefitsDeleted"] = delete_benefits_of(segment, now=now)
     soft_delete(segment, now=now)
     record(segment, actor, HistoryAction.DELETED, before, None)
     return counts
