@@ -4,14 +4,26 @@ console's benefit lists."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from segments.models import BenefitKind
 
+KIND_LABELS = {
+    BenefitKind.FEE_WAIVER: _("Fee waiver"),
+    BenefitKind.FEE_DISCOUNT: _("Fee discount"),
+    BenefitKind.CASHBACK: _("Cashback"),
+    BenefitKind.RATE_BONUS: _("Rate bonus"),
+    BenefitKind.POINTS_MULTIPLIER: _("Points multiplier"),
+    BenefitKind.SERVICE: _("Service"),
+    BenefitKind.CUSTOM: _("Custom"),
+}
 PERIODS = {"day": _("a day"), "month": _("a month"), "year": _("a year")}
 
 
@@ -96,12 +108,24 @@ def parameters_in_words(kind: str, parameters: Mapping[str, Any] | None) -> str:
     return describe(parameters or {}) if describe else str(kind)
 
 
-def window_in_words(valid_from: str | None, valid_until: str | None) -> str:
-    """The validity window (instants as the history keeps them, ISO text)."""
-    if valid_from and valid_until:
-        return gettext("from %(start)s until %(end)s") % {"start": valid_from, "end": valid_until}
-    if valid_from:
-        return gettext("from %(start)s") % {"start": valid_from}
-    if valid_until:
-        return gettext("until %(end)s") % {"end": valid_until}
+def _instant_text(value: dt.datetime | str) -> str:
+    """An instant as the reader's locale writes it (the history keeps ISO text)."""
+    instant = parse_datetime(value) if isinstance(value, str) else value
+    if instant is None:
+        return str(value)
+    return f"{date_format(instant, 'DATETIME_FORMAT')} UTC"
+
+
+def window_in_words(
+    valid_from: dt.datetime | str | None, valid_until: dt.datetime | str | None
+) -> str:
+    """The validity window ``[from, until)``, in the reader's words and date format (UTC)."""
+    start = _instant_text(valid_from) if valid_from else None
+    end = _instant_text(valid_until) if valid_until else None
+    if start and end:
+        return gettext("from %(start)s until %(end)s") % {"start": start, "end": end}
+    if start:
+        return gettext("from %(start)s") % {"start": start}
+    if end:
+        return gettext("until %(end)s") % {"end": end}
     return gettext("always")

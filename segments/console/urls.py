@@ -6,13 +6,54 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from segments.console.forms import ThrottledAuthenticationForm
-from segments.console.views import home, ledgers, members, records, segments
+from segments.console.views import (
+    account_page,
+    benefits,
+    home,
+    ledgers,
+    members,
+    records,
+    segments,
+)
 
 app_name = "console"
 
 ORGANIZATION = "organizations/<uuid:organization_id>/"
 LEDGER = ORGANIZATION + "ledgers/<uuid:ledger_id>/"
 SEGMENT = "segments/<uuid:segment_id>/"
+BENEFIT = "benefits/<uuid:benefit_id>/"
+
+
+def benefit_routes(prefix: str, name_prefix: str) -> list:
+    """A segment's Benefits tab, a benefit's page and its dialogs, under ``prefix`` (the
+    segment's page)."""
+    return [
+        path(
+            prefix + "benefits/",
+            benefits.benefits_tab,
+            name=f"{name_prefix}segment_benefits",
+        ),
+        path(
+            prefix + "benefits/new/",
+            benefits.create,
+            name=f"{name_prefix}segment_benefits_new",
+        ),
+        path(
+            prefix + BENEFIT,
+            benefits.benefit_page,
+            name=f"{name_prefix}segment_benefit",
+        ),
+        path(
+            prefix + BENEFIT + "edit/",
+            benefits.edit,
+            name=f"{name_prefix}segment_benefit_edit",
+        ),
+        path(
+            prefix + BENEFIT + "delete/",
+            benefits.delete,
+            name=f"{name_prefix}segment_benefit_delete",
+        ),
+    ]
 
 
 def segment_routes(prefix: str, name_prefix: str) -> list:
@@ -32,6 +73,7 @@ def segment_routes(prefix: str, name_prefix: str) -> list:
             name=f"{name_prefix}segment_members_remove",
         ),
         path(prefix + SEGMENT + "history/", segments.history, name=f"{name_prefix}segment_history"),
+        *benefit_routes(prefix + SEGMENT, name_prefix),
         path(prefix + SEGMENT + "edit/", segments.edit, name=f"{name_prefix}segment_edit"),
         path(prefix + SEGMENT + "delete/", segments.delete, name=f"{name_prefix}segment_delete"),
     ]
@@ -54,6 +96,7 @@ urlpatterns = [
     path(LEDGER + "segments/", ledgers.segments_tab, name="ledger_segments"),
     path(LEDGER + "accounts/", records.accounts_tab, name="ledger_accounts"),
     path(LEDGER + "accounts/new/", records.account_create, name="account_create"),
+    path(LEDGER + "accounts/<uuid:account_id>/", account_page.account_page, name="account"),
     path(LEDGER + "accounts/segment/", records.accounts_bulk_segment, name="accounts_bulk_segment"),
     path(LEDGER + "accounts/<uuid:account_id>/edit/", records.account_edit, name="account_edit"),
     path(LEDGER + "portfolios/", records.portfolios_tab, name="ledger_portfolios"),

@@ -43,7 +43,7 @@ def test_benefit_changes_read_as_sentences(as_user, operator, admin_user, ledger
     assert "Benefit “Education cashback”: 2.5 % cashback on BRL, up to 50.00 a month." in text
     assert "Benefit “Education cashback” changed." in text
     assert "3 % cashback on BRL, up to 50.00 a month" in text
-    assert "until 2027-01-01T00:00:00+00:00" in text
+    assert "until Jan. 1, 2027, midnight UTC" in text
     assert '<span class="changes__before">100</span>' in text
     assert '<span class="changes__after">5</span>' in text
     assert "Benefit “Education cashback” deleted." in text

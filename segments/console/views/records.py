@@ -73,6 +73,7 @@ class Records:
             "create": f"{singular}_create",
             "edit": f"{singular}_edit",
             "bulk": f"{self.key}_bulk_segment",
+            "page": singular,
         }[name]
         return reverse(f"console:{route}", kwargs=scope.kwargs | extra)
 
@@ -142,6 +143,8 @@ def _tab(request: HttpRequest, organization_id, ledger_id, records: Records) -> 
     )
     for row in page.object_list:
         row.edit_url = records.url(scope, "edit", **{f"{records.key[:-1]}_id": row.pk})
+        if records is ACCOUNTS:
+            row.page_url = records.url(scope, "page", account_id=row.pk)
         row.status_label = status_label(row.status_code)
         row.segment_url = segment_url(row.segment) if row.segment_id else None
     context = ledger_context(request, scope, records.key) | {

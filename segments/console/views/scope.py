@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 
 from segments import errors, selectors, tenancy
-from segments.models import Ledger, Organization, Segment
+from segments.models import Benefit, Ledger, Organization, Segment
 from segments.tenancy import Action
 
 
@@ -78,10 +78,26 @@ def segment_scope(segment: Segment, role: str | None) -> Scope:
 
 def segment_url(segment: Segment, action: str = "") -> str:
     """The console URL of a segment page or action (``action``: '', 'members',
-    'members_add', 'members_remove', 'history', 'edit', 'delete'), at its own level."""
+    'members_add', 'members_remove', 'benefits', 'benefits_new', 'history', 'edit',
+    'delete'), at its own level."""
     prefix = "org_" if segment.is_organization_level else ""
     name = f"console:{prefix}segment" + (f"_{action}" if action else "")
     kwargs: dict[str, Any] = {"organization_id": segment.organization_id, "segment_id": segment.pk}
+    if not segment.is_organization_level:
+        kwargs["ledger_id"] = segment.ledger_id
+    return reverse(name, kwargs=kwargs)
+
+
+def benefit_url(benefit: Benefit, action: str = "") -> str:
+    """The console URL of a benefit's page or action ('', 'edit', 'delete')."""
+    segment = benefit.segment
+    prefix = "org_" if segment.is_organization_level else ""
+    name = f"console:{prefix}segment_benefit" + (f"_{action}" if action else "")
+    kwargs: dict[str, Any] = {
+        "organization_id": segment.organization_id,
+        "segment_id": segment.pk,
+        "benefit_id": benefit.pk,
+    }
     if not segment.is_organization_level:
         kwargs["ledger_id"] = segment.ledger_id
     return reverse(name, kwargs=kwargs)

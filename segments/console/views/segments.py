@@ -16,6 +16,7 @@ from segments import errors, selectors, services, tenancy
 from segments.console import form_tokens
 from segments.console.forms import SegmentForm, add_domain_error, non_field_text
 from segments.console.presenters import history_entries, status_label
+from segments.console.views.benefit_rows import describe_benefit
 from segments.console.views.htmx import htmx_done, render_page, with_toast
 from segments.console.views.lists import paginate_or_error
 from segments.console.views.scope import (
@@ -190,9 +191,11 @@ def delete(request: HttpRequest, organization_id, segment_id, ledger_id=None) ->
 # --------------------------------------------------------------------------- segment page
 
 
+OVERVIEW_BENEFITS = 5
 SEGMENT_TABS = (
     ("overview", _("Overview"), ""),
     ("members", _("Members"), "members"),
+    ("benefits", _("Benefits"), "benefits"),
     ("history", _("History"), "history"),
 )
 
@@ -200,13 +203,18 @@ SEGMENT_TABS = (
 def segment_page_context(
     request: HttpRequest, segment: Segment, scope: Scope, current: str
 ) -> dict[str, Any]:
-    """Header, breadcrumb and sub-tabs of a segment's page; Members shows its count."""
+    """Header, breadcrumb and sub-tabs of a segment's page; Members and Benefits show
+    their counts."""
     counts = selectors.member_counts(segment)
+    tab_counts = {
+        "members": counts["accounts"] + counts["portfolios"],
+        "benefits": selectors.benefits_of(request.user, segment).count(),
+    }
     tabs = [
         {
             "key": key,
             "label": label,
-            "count": counts["accounts"] + counts["portfolios"] if key == "members" else None,
+            "count": tab_counts.get(key),
             "url": segment_url(segment, action),
             "current": key == current,
         }
@@ -254,6 +262,14 @@ def overview(request: HttpRequest, organization_id, segment_id, ledger_id=None) 
     segment, scope = _segment_for(request, organization_id, ledger_id, segment_id)
     context = segment_page_context(request, segment, scope, "overview")
     context["etag"] = services.entity_etag(segment)
+    benefits = selectors.benefits_of(request.user, segment).select_related(
+        "segment__organization", "segment__ledger"
+    )
+    context |= {
+        "benefits": [describe_benefit(benefit) for benefit in benefits[:OVERVIEW_BENEFITS]],
+        "benefit_count": next(tab["count"] for tab in context["tabs"] if tab["key"] == "benefits"),
+        "benefits_url": segment_url(segment, "benefits"),
+    }
     return render_page(request, "console/segment/overview.html", context, {"tab-body": "tab"})
 
 
