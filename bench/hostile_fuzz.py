@@ -1106,6 +1106,10 @@ ACCOUNT_FORM = ["name", "alias", "type", "asset_code", "entity_id", "portfolio_i
 ACCOUNT_FORM += ["segment_id", "status"]
 MEMBER_EDIT = ["name", "entity_id", "segment_id", "status", "etag"]
 RECORD_LIST = ["q", "segment_id", "sort", "sort_order", "limit", "page"]
+BENEFIT_FORM = ["name", "kind", "status", "description", "priority", "exclusivity_group"]
+BENEFIT_FORM += ["valid_from", "valid_until", "parameters.percentage", "parameters.assetCode"]
+BENEFIT_FORM += ["parameters.cap.amount", "parameters.cap.period", "parameters.serviceCode"]
+BENEFIT_FORM += ["parameters.basisPoints", "parameters.allowance.count", "custom"]
 CONSOLE_ROUTES: dict[str, tuple[list[str] | None, list[str] | None]] = {
     # name: (GET query parameters, POST form fields); None: the method is not fuzzed
     "login": ([], ["username", "password", "next"]),
@@ -1132,11 +1136,18 @@ CONSOLE_ROUTES: dict[str, tuple[list[str] | None, list[str] | None]] = {
     "segment_delete": (["from"], ["detach", "from"]),
     "segments_csv": (["name", "status", "start_date", "end_date", "sort", "sort_order"], None),
     "segment_members_csv": (["kind", "start_date", "end_date", "sort", "sort_order"], None),
+    "account": (["at"], None),
+    "segment_benefits": (["kind", "status", "name", "sort", "sort_order", "limit", "page"], None),
+    "segment_benefits_new": (["kind", "redraw"], BENEFIT_FORM),
+    "segment_benefit": ([], None),
+    "segment_benefit_edit": (["kind", "redraw"], [*BENEFIT_FORM, "etag"]),
+    "segment_benefit_delete": (["from"], ["from"]),
 }
 ANONYMOUS_ROUTES = ("login", "logout")  # fuzzed signed out: signed in, they only redirect
 FORM_TEXT = hostile_text | st.sampled_from(tuple(EXTREME_DATES + HUGE_AND_TINY_NUMBERS))
 MULTI_VALUED = {"metadata_key", "metadata_value", "account_ids", "portfolio_ids"}
 HX_TARGETS = ("tab-body", "segments-table", "members-table", "picker-results", "dialog-body")
+HX_TARGETS += ("benefits-table", "account-gets")
 
 
 def console_route_class(name: str, method: str) -> str:
@@ -1178,15 +1189,20 @@ def valid_form_value(name: str, context: Context) -> list[str]:
 
 
 def _console_path(route: str, name: str, context: Context, override: dict | None = None) -> str:
-    """The route's path with the seeded ids (a sacrificial segment for deletes), or the
-    values of ``override``."""
+    """The route's path with the seeded ids (a sacrificial segment, or benefit of the
+    seeded segment, for deletes), or the values of ``override``."""
     ids = context.ids
-    segment_kind = "organization_segment" if name.startswith("org_") else "segment"
-    segment = context.victim(segment_kind) if name.endswith("delete") else ids[segment_kind]
+    org_level = name.startswith("org_")
+    segment_kind = "organization_segment" if org_level else "segment"
+    benefit_kind = "organization_benefit" if org_level else "benefit"
+    deletes = name.endswith("delete")
+    segment = context.victim(segment_kind) if deletes and "benefit" not in name else None
+    benefit = context.victim(benefit_kind) if deletes and "benefit" in name else None
     values = {
+        "benefit_id": benefit or ids.get(benefit_kind, ""),
         "organization_id": ids["organization"],
         "ledger_id": ids["ledger"],
-        "segment_id": segment,
+        "segment_id": segment or ids[segment_kind],
         "account_id": ids["account"],
         "portfolio_id": ids["portfolio"],
     } | (override or {})

@@ -1,7 +1,8 @@
 """The benefits API: a segment's benefits (CRUD, count, versions, ``?at=``) under both
 segment paths. Same shape as ``segments.api.views``: selectors read, services write, the
-entity's hooks are its whole adapter. What an account or a portfolio gets is
-``segments.api.effective``."""
+entity's hooks are its whole adapter. ``GET …/benefits/midaz-fee-projection`` answers the
+segment's fee benefits as Midaz fee-package fragments (``segments.fee_projection``). What an
+account or a portfolio gets is ``segments.api.effective``."""
 
 from __future__ import annotations
 
@@ -20,13 +21,25 @@ from segments.api.benefit_serializers import (
     BenefitVersionSerializer,
 )
 from segments.api.effective import AT, instant_param
+from segments.api.fee_projection_serializers import MidazFeeProjectionSerializer, projection_body
 from segments.api.shapes import SERIALIZERS
 from segments.api.views import EntityViewSet, Scope
+from segments.fee_projection import fee_projection
 from segments.filters import BenefitFilterSet
 from segments.models import Benefit, BenefitVersion, Segment
 from segments.models.benefits import VERSIONED_FIELDS
 
 VERSION_PAGE = docs.page_of("BenefitVersionPage", BenefitVersionSerializer)
+FEE_PROJECTION_DOC = (
+    "The segment's `feeWaiver` and `feeDiscount` benefits that apply at `at` (as for an "
+    "account's effective benefits: each as of its version then, ACTIVE, `at` inside the "
+    "window, one per exclusivity group), as the fragments of Midaz fee packages that "
+    'reproduce them: a waiver is the `waivedAccounts: ["segment:<id>"]` entry to add to the '
+    "packages (of `transactionRoute`) holding the fees `feeKeys` (null: every fee); a "
+    "discount is a package scoped by `segmentId` whose fee is the discount. The fee "
+    "benefits that do not apply are in `notProjected` with a reason; other kinds are not "
+    "mentioned."
+)
 
 
 def _benefit_docs(label: str, tag: str) -> dict[str, Any]:
@@ -50,6 +63,15 @@ def _benefit_docs(label: str, tag: str) -> dict[str, Any]:
             errors=docs.READ_ERRORS,
             parameters=[*docs.PAGE_PARAMETERS, docs.TOTAL_COUNT],
             description="Every state the benefit has been in, newest first: who and when.",
+        ),
+        "midaz_fee_projection": docs.operation(
+            f"get{label}MidazFeeProjection",
+            "A segment's fee benefits as Midaz fee-package fragments",
+            tag,
+            success={200: OpenApiResponse(MidazFeeProjectionSerializer)},
+            errors=docs.READ_ERRORS,
+            parameters=[AT],
+            description=FEE_PROJECTION_DOC,
         ),
     }
 
@@ -107,6 +129,17 @@ class BenefitViewSet(EntityViewSet):
     def versions(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         versions = selectors.benefit_versions(self.get_object())
         return self.page_response(versions, serializer_class=BenefitVersionSerializer)
+
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="midaz-fee-projection",
+        url_name="midaz-fee-projection",
+        name="Midaz Fee Projection",
+    )
+    def midaz_fee_projection(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        projection = fee_projection(self.segment(), instant_param(request))
+        return Response(projection_body(projection))
 
 
 def _as_of(benefit: Benefit, version: BenefitVersion) -> Benefit:

@@ -16,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from segments.api.fee_projection_serializers import FRAGMENT_SERIALIZERS
 from segments.api.operations import entity_input_serializers
 from segments.api.parsing import required_fields, writable_fields
 from segments.benefit_kinds import PARAMETER_SCHEMAS
@@ -151,7 +152,9 @@ def benefits_by_kind(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Postprocessing hook: a benefit's ``parameters`` are its kind's. The ``Benefit``
     body and the create body become a ``oneOf`` of one variant per kind (``kind`` fixed,
     ``parameters`` that kind's schema, ``benefit_kinds.PARAMETER_SCHEMAS``), discriminated
-    by ``kind``; an update body's ``parameters`` are any kind's (the benefit's own)."""
+    by ``kind``; an update body's ``parameters`` are any kind's (the benefit's own). Each
+    Midaz fee fragment's ``kind`` is its own (set here, after the enum hook, so that
+    ``KindEnum`` keeps its name)."""
     schemas = result.get("components", {}).get("schemas", {})
     for kind, schema in PARAMETER_SCHEMAS.items():
         schemas[f"{_kind_name(kind)}Parameters"] = schema
@@ -165,6 +168,10 @@ def benefits_by_kind(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             "description": "The parameters of the benefit's kind (its new one when `kind` "
             "changes too).",
         }
+    for kind, serializer_class in FRAGMENT_SERIALIZERS.items():
+        fragment = schemas.get(serializer_class.__name__.removesuffix("Serializer"))
+        if fragment is not None:
+            fragment["properties"]["kind"] = {"type": "string", "enum": [kind]}
     return result
 
 

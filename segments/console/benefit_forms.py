@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from segments import errors
-from segments.benefit_kinds import DECIMAL_RANGES
+from segments.benefit_kinds import DECIMAL_RANGES, PARAMETER_SCHEMAS
 from segments.console.benefit_words import KIND_LABELS
 from segments.console.forms import add_domain_error, status_choices
 from segments.models import Benefit, BenefitKind
@@ -156,8 +156,13 @@ class BenefitForm(forms.Form):
         self.fields["status"].choices = status_choices(benefit.status_code if benefit else None)
         self.kind_value = self._selected_kind()
         self.parameter_fields = [f for f in PARAMETER_FIELDS if self.kind_value in f.kinds]
+        required = set(PARAMETER_SCHEMAS[self.kind_value].get("required", ()))
         for spec in self.parameter_fields:
             self.fields[spec.path] = spec.make()
+            # The kind's schema says which are required; the services check it again.
+            self.fields[spec.path].required = spec.path.split(".")[1] in required and (
+                spec.path.count(".") == 1
+            )
         if self.kind_value != K.CUSTOM:
             del self.fields["custom"]
 
