@@ -30,10 +30,11 @@ PERIOD = {"type": "string", "enum": ["day", "month", "year"]}
 
 
 def _object(properties: dict[str, Any], required: list[str] | None = None, **extra: Any):
+    # No empty ``required``: OpenAPI 3.0 (the document's version) wants at least one name.
     return {
         "type": "object",
         "properties": properties,
-        "required": required or [],
+        **({"required": required} if required else {}),
         "additionalProperties": False,
         **extra,
     }

@@ -148,6 +148,21 @@ def _kind_name(kind: str) -> str:
     return kind[:1].upper() + kind[1:]
 
 
+def _as_openapi_30(schema: dict[str, Any]) -> dict[str, Any]:
+    """A kind's parameters schema as OpenAPI 3.0 says it: no list of types (a value of
+    several types is an ``anyOf``, one that may be null is ``nullable``)."""
+    values = schema.get("additionalProperties")
+    if not isinstance(values, dict) or not isinstance(values.get("type"), list):
+        return schema
+    variants = [
+        {"type": kind, **({"maxLength": values["maxLength"]} if kind == "string" else {})}
+        for kind in values["type"]
+        if kind != "null"
+    ]
+    nullable = {"nullable": True} if "null" in values["type"] else {}
+    return {**schema, "additionalProperties": {"anyOf": variants, **nullable}}
+
+
 def benefits_by_kind(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Postprocessing hook: a benefit's ``parameters`` are its kind's. The ``Benefit``
     body and the create body become a ``oneOf`` of one variant per kind (``kind`` fixed,
@@ -157,7 +172,7 @@ def benefits_by_kind(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     ``KindEnum`` keeps its name)."""
     schemas = result.get("components", {}).get("schemas", {})
     for kind, schema in PARAMETER_SCHEMAS.items():
-        schemas[f"{_kind_name(kind)}Parameters"] = schema
+        schemas[f"{_kind_name(kind)}Parameters"] = _as_openapi_30(schema)
     for name in ("Benefit", "BenefitInputRequest"):
         if name in schemas:
             _split_by_kind(schemas, name)
