@@ -1138,7 +1138,7 @@ CONSOLE_ROUTES: dict[str, tuple[list[str] | None, list[str] | None]] = {
     "segment_members_csv": (["kind", "start_date", "end_date", "sort", "sort_order"], None),
     "account": (["at"], None),
     "segment_benefits": (["kind", "status", "name", "sort", "sort_order", "limit", "page"], None),
-    "segment_benefits_new": (["kind", "redraw"], BENEFIT_FORM),
+    "segment_benefit_create": (["kind", "redraw"], BENEFIT_FORM),
     "segment_benefit": ([], None),
     "segment_benefit_edit": (["kind", "redraw"], [*BENEFIT_FORM, "etag"]),
     "segment_benefit_delete": (["from"], ["from"]),

@@ -14,8 +14,11 @@ The rule (``shared/spec/benefits.md``, "Effective benefits"), for an instant ``a
    their reason: ``expired``, ``notYetValid``, ``inactive`` or ``outrankedBy:<id>``.
 
 Whatever the number of subjects and benefits, it reads one query: the benefits of every
-effective segment, each with its version at ``at`` (a JSON object built by the database).
-The subjects are read by the caller, with their segments and portfolios joined.
+effective segment, each with its version at ``at`` (a JSON object built by the database),
+as plain rows. The subjects are read by the caller, with their segments and portfolios
+joined (``EFFECTIVE_JOINS``), or, for many accounts, by ``place_accounts``: one query of
+the few columns step 1 and the answer read, one model instance per segment. The
+subjects of one segment share one choice (the same ``items`` and ``not_applied`` lists).
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Model, OuterRef, QuerySet, Subquery
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -34,11 +38,25 @@ from segments.models import Account, Benefit, BenefitVersion, Portfolio, Segment
 from segments.models.benefits import VERSIONED_FIELDS
 
 
+def in_field_order(model: type[Model], *names: str) -> tuple[str, ...]:
+    """``names`` (column attributes) in the order of the model's fields: the order
+    ``Model.from_db`` takes a subset of the fields in."""
+    return tuple(f.attname for f in model._meta.concrete_fields if f.attname in names)
+
+
+# The columns of a benefit's own row that an answer reads (the rest is its version's).
+BENEFIT_ROW = in_field_order(Benefit, "id", "name", "segment_id", "organization_id", "ledger_id")
+BENEFIT_NAME, BENEFIT_SEGMENT = BENEFIT_ROW.index("name"), BENEFIT_ROW.index("segment_id")
+
+
 @dataclass(frozen=True)
 class BenefitAt:
-    """A benefit as of its version at an instant."""
+    """A benefit as of its version at an instant: its id and name, and the versioned fields
+    as that version has them. ``benefit`` is the benefit itself, made when first asked
+    from the columns read (``BENEFIT_ROW``; another field is read from the database when
+    asked): a resolve reads ~1,000 benefits and needs no model instance of them."""
 
-    benefit: Benefit
+    row: tuple = field(repr=False)  # the BENEFIT_ROW columns, in that order (id first)
     version: int
     kind: str
     parameters: dict[str, Any]
@@ -47,10 +65,19 @@ class BenefitAt:
     status_code: str
     priority: int
     exclusivity_group: str | None
+    database: str = field(default="default", repr=False)
 
     @property
     def pk(self) -> Any:
-        return self.benefit.pk
+        return self.row[0]
+
+    @property
+    def name(self) -> str:
+        return self.row[BENEFIT_NAME]
+
+    @cached_property
+    def benefit(self) -> Benefit:
+        return Benefit.from_db(self.database, BENEFIT_ROW, self.row)
 
 
 @dataclass(frozen=True)
@@ -72,14 +99,62 @@ class Effective:
     not_applied: list[NotApplied] = field(default_factory=list)
 
 
-def effective_segment(subject: Account | Portfolio) -> tuple[Segment | None, str | None]:
-    """Step 1: the subject's own segment, else its live portfolio's; and which it was."""
-    if subject.segment_id is not None:
-        return subject.segment, "account" if isinstance(subject, Account) else "portfolio"
-    portfolio = getattr(subject, "portfolio", None)
-    if portfolio is not None and portfolio.deleted_at is None and portfolio.segment_id:
-        return portfolio.segment, "portfolio"
+Placed = tuple[Account | Portfolio, Segment | None, str | None]  # a subject after step 1
+
+
+def _placed(own: Segment | None, portfolios: Segment | None, via_own: str) -> tuple:
+    """Step 1's rule: the subject's own segment (``via_own``), else its live portfolio's
+    (``portfolios``, None when the portfolio is deleted or in no segment), else none."""
+    if own is not None:
+        return own, via_own
+    if portfolios is not None:
+        return portfolios, "portfolio"
     return None, None
+
+
+def effective_segment(subject: Account | Portfolio) -> tuple[Segment | None, str | None]:
+    """Step 1 for a subject read with its joins (``EFFECTIVE_JOINS``): its effective
+    segment, and which it was."""
+    own = subject.segment if subject.segment_id is not None else None
+    portfolio = getattr(subject, "portfolio", None)
+    live = portfolio is not None and portfolio.deleted_at is None and portfolio.segment_id
+    via_own = "account" if isinstance(subject, Account) else "portfolio"
+    return _placed(own, portfolio.segment if live else None, via_own)
+
+
+# What an answer shows of a segment, and what step 1 reads of an account (id first).
+_SEGMENT_COLUMNS = in_field_order(Segment, "id", "name", "organization_id", "ledger_id")
+_ACCOUNT_COLUMNS = in_field_order(Account, "id", "segment_id", "portfolio_id")
+
+
+def place_accounts(accounts: QuerySet[Account]) -> list[Placed]:
+    """Step 1 for many accounts in one query, without a model instance per joined row:
+    each account (only its id, segment and portfolio ids; another field is read from the
+    database when asked) with its effective segment (one instance per segment, only the
+    columns an answer shows) and which it was."""
+    own = [f"segment__{name}" for name in _SEGMENT_COLUMNS]
+    portfolios = [f"portfolio__segment__{name}" for name in _SEGMENT_COLUMNS]
+    rows = accounts.order_by().values_list(
+        *_ACCOUNT_COLUMNS, *own, "portfolio__deleted_at", *portfolios
+    )
+    segments: dict[Any, Segment] = {}
+
+    def segment(columns: tuple) -> Segment | None:
+        if columns[0] is None:
+            return None
+        if columns[0] not in segments:
+            segments[columns[0]] = Segment.from_db(rows.db, _SEGMENT_COLUMNS, columns)
+        return segments[columns[0]]
+
+    first, width = len(_ACCOUNT_COLUMNS), len(_SEGMENT_COLUMNS)
+    placed = []
+    for row in rows:
+        account = Account.from_db(rows.db, _ACCOUNT_COLUMNS, row[:first])
+        own_columns = row[first : first + width]
+        portfolio_deleted, portfolio_columns = row[first + width], row[first + width + 1 :]
+        of_portfolio = segment(portfolio_columns) if portfolio_deleted is None else None
+        placed.append((account, *_placed(segment(own_columns), of_portfolio, "account")))
+    return placed
 
 
 def _instant(value: Any) -> dt.datetime | None:
@@ -102,21 +177,22 @@ def benefits_at(segment_ids: Iterable[Any], at: dt.datetime) -> dict[Any, list[B
         Benefit.objects.filter(segment_id__in=set(segment_ids))
         .annotate(state_at=Subquery(version_at.values(json=state)[:1]))
         .order_by("segment_id", "priority", "created_at", "id")
+        .values_list(*BENEFIT_ROW, "state_at")
     )
     found: dict[Any, list[BenefitAt]] = {}
-    for benefit in rows:
-        state_at = benefit.state_at
+    for *row, state_at in rows:
         if isinstance(state_at, str):  # SQLite hands the object back as text
             state_at = json.loads(state_at)
         if not state_at:
             continue  # not created yet at ``at``
-        found.setdefault(benefit.segment_id, []).append(_as_of(benefit, state_at))
+        found.setdefault(row[BENEFIT_SEGMENT], []).append(_as_of(tuple(row), state_at, rows.db))
     return found
 
 
-def _as_of(benefit: Benefit, state: dict[str, Any]) -> BenefitAt:
+def _as_of(row: tuple, state: dict[str, Any], database: str) -> BenefitAt:
     return BenefitAt(
-        benefit=benefit,
+        row=row,
+        database=database,
         version=int(state["version"]),
         kind=state["kind"],
         parameters=dict(state["parameters"] or {}),
@@ -164,23 +240,33 @@ def effective_benefits(
     """What each subject gets at ``at`` (default now), only benefits of ``kind`` when
     given; the subjects are read by the caller with ``segment`` and ``portfolio__segment``
     joined (``EFFECTIVE_JOINS``)."""
+    return answers_for([(subject, *effective_segment(subject)) for subject in subjects], at, kind)
+
+
+def answers_for(
+    placed: Iterable[Placed], at: dt.datetime | None = None, kind: str | None = None
+) -> list[Effective]:
+    """Steps 2 and 3 for subjects placed in their effective segments (step 1:
+    ``effective_segment`` or ``place_accounts``), in one query."""
     at = at or timezone.now()
-    answers = []
-    for subject in subjects:
-        segment, via = effective_segment(subject)
-        answers.append(
-            Effective(subject, at, segment, via, "manual" if segment is not None else None)
-        )
+    answers = [
+        Effective(subject, at, segment, via, "manual" if segment is not None else None)
+        for subject, segment, via in placed
+    ]
     by_segment = benefits_at({answer.segment.pk for answer in answers if answer.segment}, at)
+    decided: dict[Any, tuple[list, list]] = {}  # one choice per segment, shared by its answers
     for answer in answers:
         if answer.segment is None:
             continue
-        candidates = [
-            candidate
-            for candidate in by_segment.get(answer.segment.pk, [])
-            if kind is None or candidate.kind == kind
-        ]
-        answer.items, answer.not_applied = choose(candidates, at)
+        if answer.segment.pk not in decided:
+            # Chosen among every kind (a cashback may outrank a service of its group), then
+            # narrowed to ``kind``.
+            items, missed = choose(by_segment.get(answer.segment.pk, []), at)
+            if kind is not None:
+                items = [item for item in items if item.kind == kind]
+                missed = [entry for entry in missed if entry.benefit.kind == kind]
+            decided[answer.segment.pk] = (items, missed)
+        answer.items, answer.not_applied = decided[answer.segment.pk]
     return answers
 
 

@@ -4,16 +4,22 @@ rules of the domain kept by rows that never went through the services."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count
+from django.utils import timezone
+from rest_framework.test import APIClient
 
+from segments.benefit_kinds import validate_parameters
 from segments.models import (
     Account,
     ApiToken,
+    Benefit,
+    BenefitVersion,
     Ledger,
     Membership,
     Organization,
@@ -21,7 +27,10 @@ from segments.models import (
     Role,
     Segment,
     SegmentHistory,
+    Status,
 )
+from segments.models.benefits import VERSIONED_FIELDS
+from segments.services.benefits import refuse_ambiguity
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -175,3 +184,88 @@ def test_generated_members_can_be_bulk_assigned_by_filter_with_one_history_entry
     services.update_segment(bench, target, {"status_code": Status.INACTIVE})
     with pytest.raises(errors.SegmentNotActive):
         services.assign_accounts_matching(bench, target, Account.objects.all())
+
+
+# --------------------------------------------------------------------------- benefits
+
+
+def test_every_live_segment_has_benefits_valid_for_their_kind_each_with_its_first_version():
+    _generate()
+    live_segments = Segment.objects.count()
+    per_segment = Counter(Benefit.all_objects.values_list("segment_id", flat=True))
+    assert set(per_segment) == set(Segment.objects.values_list("id", flat=True))
+    assert set(per_segment.values()) <= {1, 2, 3, 4, 5}
+    assert 2.5 <= sum(per_segment.values()) / live_segments <= 3.5
+    versions = {version.benefit_id: version for version in BenefitVersion.objects.all()}
+    benefits = list(Benefit.all_objects.select_related("segment"))
+    assert len(versions) == len(benefits) == BenefitVersion.objects.count()
+    for benefit in benefits:
+        assert validate_parameters(benefit.kind, benefit.parameters) == benefit.parameters
+        assert benefit.version == 1 and benefit.deleted_at is None
+        segment = benefit.segment
+        assert (benefit.organization_id, benefit.ledger_id) == (
+            segment.organization_id,
+            segment.ledger_id,
+        )
+        assert benefit.created_at > segment.created_at and benefit.pk.version == 7
+        version = versions[benefit.pk]
+        assert version.version == 1 and version.created_at == benefit.created_at
+        assert all(getattr(version, name) == getattr(benefit, name) for name in VERSIONED_FIELDS)
+        assert version.actor.username == "bench"
+    created = SegmentHistory.objects.filter(action="benefit_created")
+    assert created.count() == len(benefits)
+    first = created.select_related("segment").first()
+    assert Benefit.objects.get(pk=first.after["benefitId"]).segment_id == first.segment_id
+
+
+def test_names_are_unique_per_segment_and_no_two_active_benefits_are_ambiguous():
+    _generate()
+    names = Counter(
+        (segment, name.lower()) for segment, name in Benefit.objects.values_list("segment", "name")
+    )
+    assert max(names.values()) == 1
+    grouped = Benefit.objects.filter(status_code=Status.ACTIVE, exclusivity_group__isnull=False)
+    assert grouped.exists()
+    for benefit in grouped:
+        refuse_ambiguity(benefit)  # the services' 9012 rule: raises when ambiguous
+    pairs = Counter(grouped.values_list("segment", "exclusivity_group"))
+    assert set(pairs.values()) == {2}
+
+
+def test_the_benefits_are_mixed_in_kind_window_and_status():
+    _generate()
+    now = timezone.now()
+    assert set(Benefit.objects.values_list("kind", flat=True)) == {
+        "feeWaiver", "feeDiscount", "cashback", "rateBonus", "pointsMultiplier", "service",
+        "custom",
+    }  # fmt: skip
+    assert Benefit.objects.filter(valid_until__lte=now).exists()
+    assert Benefit.objects.filter(valid_from__gt=now).exists()
+    assert Benefit.objects.filter(status_code=Status.INACTIVE).exists()
+    assert Benefit.objects.filter(valid_from=None, valid_until=None).exists()
+
+
+def test_a_member_of_the_big_segment_gets_its_benefits_with_an_outranked_and_an_expired_one():
+    output = _generate()
+    token = output.split("API token (user bench): ")[1].split()[0]
+    big = Segment.objects.get(name="Retail mass market")
+    account = Account.objects.filter(segment=big).first()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    url = f"/v1/organizations/{big.organization_id}/ledgers/{big.ledger_id}"
+    answer = client.get(f"{url}/accounts/{account.pk}/benefits")
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["segment"]["id"] == str(big.pk)
+    reasons = sorted(item["reason"].split(":")[0] for item in body["notApplied"])
+    assert reasons == ["expired", "inactive", "notYetValid", "outrankedBy"]
+    assert len(body["items"]) == 1
+    [winner] = body["items"]
+    assert winner["exclusivityGroup"] and winner["priority"] == 10
+
+
+def test_benefits_per_segment_can_be_zero_and_not_negative():
+    _generate(benefits_per_segment=0, big_segment_size=0)
+    assert not Benefit.all_objects.exists() and not BenefitVersion.objects.exists()
+    with pytest.raises(CommandError, match="--benefits-per-segment"):
+        _generate(reset=True, benefits_per_segment=-1)

@@ -4,11 +4,13 @@ documented per kind, as the ``oneOf`` of ``benefit_kinds.PARAMETER_SCHEMAS``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from segments.api.rows import _datetime_formatter
 from segments.api.serializers import (
     EntityInputSerializer,
     EntitySerializer,
@@ -19,7 +21,7 @@ from segments.api.serializers import (
     _text,
 )
 from segments.benefit_kinds import KINDS
-from segments.effective_benefits import BenefitAt, Effective
+from segments.effective_benefits import BenefitAt, Effective, NotApplied
 from segments.filters import as_utc
 from segments.models import Benefit, BenefitKind
 
@@ -170,7 +172,7 @@ class ResolvedSerializer(serializers.Serializer):
 def _applied(candidate: BenefitAt) -> dict[str, Any]:
     return {
         "id": candidate.pk,
-        "name": candidate.benefit.name,
+        "name": candidate.name,
         "kind": candidate.kind,
         "version": candidate.version,
         "parameters": candidate.parameters,
@@ -181,30 +183,90 @@ def _applied(candidate: BenefitAt) -> dict[str, Any]:
     }
 
 
-def effective_body(answer: Effective, subject_key: str = "accountId") -> dict[str, Any]:
-    """The JSON of one ``Effective`` answer (``EffectiveBenefitsSerializer``);
-    ``subject_key`` names the subject's id (``accountId`` or ``portfolioId``)."""
-    segment = None
-    if answer.segment is not None:
-        segment = {
-            "id": answer.segment.pk,
-            "name": answer.segment.name,
-            "level": "organization" if answer.segment.is_organization_level else "ledger",
-            "resolvedVia": answer.resolved_via,
-            "assignedBy": answer.assigned_by,
-        }
-    data = {
+def _segment(answer: Effective) -> dict[str, Any] | None:
+    if answer.segment is None:
+        return None
+    return {
+        "id": answer.segment.pk,
+        "name": answer.segment.name,
+        "level": "organization" if answer.segment.is_organization_level else "ledger",
+        "resolvedVia": answer.resolved_via,
+        "assignedBy": answer.assigned_by,
+    }
+
+
+def effective_data(answer: Effective, subject_key: str = "accountId") -> dict[str, Any]:
+    """One ``Effective`` answer as ``EffectiveBenefitsSerializer`` reads it (the reference
+    of ``effective_bodies``); ``subject_key`` names the subject's id (``accountId`` or
+    ``portfolioId``)."""
+    return {
         subject_key: answer.subject.pk,
         "at": answer.at,
-        "segment": segment,
+        "segment": _segment(answer),
         "items": [_applied(candidate) for candidate in answer.items],
         "notApplied": [
-            {
-                "id": skipped.benefit.pk,
-                "name": skipped.benefit.benefit.name,
-                "reason": skipped.reason,
-            }
+            {"id": skipped.benefit.pk, "name": skipped.benefit.name, "reason": skipped.reason}
             for skipped in answer.not_applied
         ],
     }
-    return EffectiveBenefitsSerializer(data).data
+
+
+def effective_bodies(answers: Iterable[Effective], subject_key: str = "accountId") -> list[dict]:
+    """The JSON of each answer: exactly what ``EffectiveBenefitsSerializer`` yields for its
+    ``effective_data`` (same keys, order and values), built by plain code — a resolve of
+    1,000 accounts through the serializer's field machinery took ~0.5 s. Answers that
+    share their lists (``effective_benefits`` gives one segment's answers the same) share
+    their JSON too. The serializer stays the reference and the schema;
+    ``tests/api/test_effective_body`` checks both agree."""
+    iso = _datetime_formatter()
+    lists: dict[int, list[dict[str, Any]]] = {}
+
+    def once(entries: list, build) -> list[dict[str, Any]]:
+        if id(entries) not in lists:
+            lists[id(entries)] = [build(entry, iso) for entry in entries]
+        return lists[id(entries)]
+
+    bodies = []
+    for answer in answers:
+        segment = _segment(answer)
+        if segment is not None:
+            segment.update(id=str(segment["id"]), name=str(segment["name"]))
+        bodies.append(
+            {
+                subject_key: str(answer.subject.pk),
+                "at": iso(answer.at),
+                "segment": segment,
+                "items": once(answer.items, _applied_json),
+                "notApplied": once(answer.not_applied, _not_applied_json),
+            }
+        )
+    return bodies
+
+
+def _not_applied_json(skipped: NotApplied, iso) -> dict[str, Any]:
+    return {
+        "id": str(skipped.benefit.pk),
+        "name": str(skipped.benefit.name),
+        "reason": skipped.reason,
+    }
+
+
+def _applied_json(candidate: BenefitAt, iso) -> dict[str, Any]:
+    group = candidate.exclusivity_group
+    return {
+        "id": str(candidate.pk),
+        "name": str(candidate.name),
+        "kind": candidate.kind,
+        "version": int(candidate.version),
+        "parameters": dict(candidate.parameters or {}),
+        "validFrom": iso(candidate.valid_from),
+        "validUntil": iso(candidate.valid_until),
+        "priority": int(candidate.priority),
+        "exclusivityGroup": None if group is None else str(group),
+    }
+
+
+def effective_body(answer: Effective, subject_key: str = "accountId") -> dict[str, Any]:
+    """The JSON of one ``Effective`` answer (``effective_bodies``)."""
+    [body] = effective_bodies([answer], subject_key)
+    return body

@@ -17,10 +17,11 @@ from segments.api.benefit_serializers import (
     EffectiveBenefitsSerializer,
     ResolvedSerializer,
     ResolveInputSerializer,
+    effective_bodies,
     effective_body,
 )
 from segments.api.parsing import parse_body
-from segments.effective_benefits import EFFECTIVE_JOINS, effective_benefits
+from segments.effective_benefits import answers_for, effective_benefits, place_accounts
 from segments.filters import parse_instant, parse_kind
 from segments.models import Account, BenefitKind
 from segments.selectors import restrict_within
@@ -94,12 +95,11 @@ def resolve_accounts(user, ledger, body: dict[str, Any]) -> dict[str, Any]:
     ids = list(dict.fromkeys(body.get("accountIds") or []))
     accounts = restrict_within(
         Account.objects.filter(ledger=ledger, pk__in=ids), user, ledger.organization_id
-    ).select_related(*EFFECTIVE_JOINS[Account])
-    by_id = {account.pk: account for account in accounts}
-    found = [by_id[pk] for pk in ids if pk in by_id]
-    answers = effective_benefits(found, body.get("at"))
+    )
+    by_id = {placed[0].pk: placed for placed in place_accounts(accounts)}
+    answers = answers_for([by_id[pk] for pk in ids if pk in by_id], body.get("at"))
     return {
-        "items": [effective_body(answer) for answer in answers],
+        "items": effective_bodies(answers),
         "notFound": [str(pk) for pk in ids if pk not in by_id],
     }
 

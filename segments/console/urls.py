@@ -36,7 +36,7 @@ def benefit_routes(prefix: str, name_prefix: str) -> list:
         path(
             prefix + "benefits/new/",
             benefits.create,
-            name=f"{name_prefix}segment_benefits_new",
+            name=f"{name_prefix}segment_benefit_create",
         ),
         path(
             prefix + BENEFIT,

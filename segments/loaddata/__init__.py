@@ -17,7 +17,13 @@ Rules the generated data follows (the same the services enforce):
   mass market", holds exactly ``--big-segment-size`` live accounts (default 500,000; clamped to
   half of the accounts on small runs) for the member-count scenario;
 - a third of the rows carry metadata, about 1 % are soft-deleted;
-- every segment has its "created" history entry (a deleted one also its "deleted" entry);
+- live segments have benefits (``--benefits-per-segment``, default 3 on average): typed
+  parameters valid for their kind, names unique per segment, some in an exclusivity group
+  (a pair, one outranking the other), some expired, some not yet valid, some INACTIVE, and
+  never two ACTIVE ones the services would call ambiguous (9012); each has its version-1
+  ``BenefitVersion`` (``benefits`` says how);
+- every segment has its "created" history entry (a deleted one also its "deleted" entry),
+  and every benefit its "benefit created" entry;
 - the user ``bench`` (password ``bench``) is admin of every generated organization and gets a
   fresh API token, printed at the end.
 
@@ -28,7 +34,8 @@ one trigger per row; any orphan aborts the whole load (one transaction). After t
 the tables are VACUUM (ANALYZE)d so index-only scans work.
 
 The modules, by concern: ``shape`` (ids and time, the per-ledger plan), ``rows`` (each
-table's rows), ``streaming`` (COPY), ``history`` (the segments' history entries, in SQL),
-``indexes`` (drop and rebuild), ``checks`` (row triggers off, references checked once),
-``tables`` (emptying, vacuuming, the bench user).
+table's rows), ``benefits`` (the benefits' rows and versions), ``streaming`` (COPY),
+``history`` (the segments' history entries, in SQL), ``indexes`` (drop and rebuild),
+``checks`` (row triggers off, references checked once), ``tables`` (emptying, vacuuming,
+the bench user).
 """

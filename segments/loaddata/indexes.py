@@ -4,12 +4,12 @@ indexes behind constraints stay: UUIDv7 keys append at the right edge."""
 
 from __future__ import annotations
 
-from segments.models import Account, Portfolio, Segment
+from segments.models import Account, Benefit, Portfolio, Segment
 
 
 def drop_secondary_indexes(cursor) -> list[str]:
     """Drops them; returns the statements that rebuild them."""
-    tables = [model._meta.db_table for model in (Account, Portfolio, Segment)]
+    tables = [model._meta.db_table for model in (Account, Portfolio, Segment, Benefit)]
     cursor.execute(
         """
         SELECT i.indexname, i.indexdef

@@ -10,6 +10,7 @@ import json
 import random
 from collections.abc import Iterator
 
+from segments.loaddata.benefits import BenefitRows, segments_with_benefits
 from segments.loaddata.shape import (
     Loaded,
     Plan,
@@ -78,8 +79,8 @@ ACCOUNT_DELETED_AT = ACCOUNT_COLUMNS.index("deleted_at")
 
 class Rows:
     """The generated tables, one generator each, to be consumed in this order:
-    organizations, ledgers, segments, portfolios, accounts (each reads the ids the earlier
-    ones left in ``loaded``)."""
+    organizations, ledgers, segments, benefits, portfolios, accounts (each reads the ids
+    the earlier ones left in ``loaded``)."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -217,6 +218,24 @@ class Rows:
             live[0] = [pk for pk in live[0] if pk != self.loaded.big_segment_id]
         self.loaded.ledger_segments = live[: self.plan.ledgers]
         self.loaded.org_segments = live[self.plan.ledgers :]
+
+    def benefits(self) -> Iterator[tuple]:
+        """The live segments' benefits (``loaddata.benefits``), created after every segment;
+        only each segment's count is drawn ahead (for the clock), never a row."""
+        drawing = BenefitRows(self.rng, self.now, self.plan.benefits_per_segment)
+        counts = [
+            drawing.benefits_per_segment(segment)
+            for segment in segments_with_benefits(self.loaded, self.plan.ledger_org)
+        ]
+        clock = self._window(0.5, 0.55, sum(counts))
+        index = 0
+        live = segments_with_benefits(self.loaded, self.plan.ledger_org)
+        for segment, count in zip(live, counts, strict=True):
+            for draft in drawing.drafts(segment, count):
+                pk, created = clock.at(index)
+                index += 1
+                yield drawing.row(pk, created, segment, draft)
+        self.loaded.benefits = index
 
     def portfolios(self) -> Iterator[tuple]:
         plan, rng = self.plan, self.rng

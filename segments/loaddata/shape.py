@@ -107,6 +107,7 @@ class Plan:
     portfolios: int
     big_segment: int
     seed: int
+    benefits_per_segment: int = 3
     org_segments: int = 0
     ledger_org: list[int] = field(default_factory=list)
     segment_targets: list[int] = field(default_factory=list)
@@ -115,7 +116,9 @@ class Plan:
 
     @property
     def total_rows(self) -> int:
-        return self.organizations + self.ledgers + self.segments + self.portfolios + self.accounts
+        """The rows COPY writes; the benefits' count is the expected one (it is drawn)."""
+        tables = self.organizations + self.ledgers + self.segments + self.portfolios
+        return tables + self.accounts + self.segments * self.benefits_per_segment
 
     def build(self) -> None:
         """Per-ledger row counts. Ledger 0 is the bench ledger: it holds the big segment."""
@@ -143,3 +146,4 @@ class Loaded:
     org_segments: list[list[str]] = field(default_factory=list)
     ledger_portfolios: list[list[str]] = field(default_factory=list)  # live
     big_segment_id: str | None = None
+    benefits: int = 0

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 
 from tqdm import tqdm
 
+from segments.loaddata.benefits import BENEFIT_COLUMNS
 from segments.loaddata.rows import (
     ACCOUNT_COLUMNS,
     LEDGER_COLUMNS,
@@ -15,7 +16,7 @@ from segments.loaddata.rows import (
     SEGMENT_COLUMNS,
     Rows,
 )
-from segments.models import Account, Ledger, Organization, Portfolio, Segment
+from segments.models import Account, Benefit, Ledger, Organization, Portfolio, Segment
 
 PROGRESS_STEP = 5000
 
@@ -40,10 +41,10 @@ def load_tables(cursor, rows: Rows, progress: tqdm) -> None:
         (Organization, ORGANIZATION_COLUMNS, rows.organizations),
         (Ledger, LEDGER_COLUMNS, rows.ledgers),
         (Segment, SEGMENT_COLUMNS, rows.segments),
+        (Benefit, BENEFIT_COLUMNS, rows.benefits),
         (Portfolio, PORTFOLIO_COLUMNS, rows.portfolios),
         (Account, ACCOUNT_COLUMNS, rows.accounts),
     ):
         copy_rows(cursor, model._meta.db_table, columns, generated(), progress)
-    cursor.execute(
-        "ANALYZE " + ", ".join(m._meta.db_table for m in (Ledger, Segment, Portfolio, Account))
-    )
+    analyzed = (Ledger, Segment, Benefit, Portfolio, Account)
+    cursor.execute("ANALYZE " + ", ".join(model._meta.db_table for model in analyzed))

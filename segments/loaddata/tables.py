@@ -52,7 +52,16 @@ def empty_tables(*, reset: bool) -> None:
 
 def vacuum() -> None:
     with connection.cursor() as cursor:
-        for model in (Organization, Ledger, Segment, Portfolio, Account, SegmentHistory):
+        for model in (
+            Organization,
+            Ledger,
+            Segment,
+            Benefit,
+            BenefitVersion,
+            Portfolio,
+            Account,
+            SegmentHistory,
+        ):
             cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
 
 

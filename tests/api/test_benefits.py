@@ -166,6 +166,21 @@ def test_an_account_gets_its_segments_benefits_with_reasons_for_the_others(world
     assert {item["id"] for item in only_services.json()["items"]} == {lounge["id"]}
 
 
+def test_kind_narrows_the_answer_not_the_choice(world):
+    """A benefit of another kind that wins the group still outranks the one asked for."""
+    account = AccountFactory(ledger=world["ledger"], segment=world["segment"])
+    cashback = create(
+        world, {"name": "Cashback", **CASHBACK, "exclusivityGroup": "perk", "priority": 1}
+    )
+    lounge = create(world, {"name": "Lounge", **LOUNGE, "exclusivityGroup": "perk", "priority": 2})
+    url = f"{world['ledger_url']}/accounts/{account.pk}/benefits"
+    body = world["api"].get(url, {"kind": "service"}).json()
+    assert body["items"] == []
+    assert [(m["id"], m["reason"]) for m in body["notApplied"]] == [
+        (lounge["id"], f"outrankedBy:{cashback['id']}")
+    ]
+
+
 def test_an_account_without_a_segment_gets_its_portfolios_benefits(world):
     portfolio = PortfolioFactory(ledger=world["ledger"], segment=world["segment"])
     account = AccountFactory(ledger=world["ledger"], portfolio=portfolio)

@@ -91,11 +91,11 @@ def test_the_tab_reads_a_constant_number_of_queries(
 
 def test_the_kind_decides_the_fields(as_user, operator, black):
     client = as_user(operator)
-    dialog = client.get(benefit_url("segment_benefits_new", black), {"kind": "service"}).text
+    dialog = client.get(benefit_url("segment_benefit_create", black), {"kind": "service"}).text
     assert 'name="parameters.serviceCode"' in dialog
     assert 'name="parameters.allowance.period"' in dialog
     assert 'name="parameters.percentage"' not in dialog
-    cashback = client.get(benefit_url("segment_benefits_new", black), headers=htmx("dialog-body"))
+    cashback = client.get(benefit_url("segment_benefit_create", black), headers=htmx("dialog-body"))
     assert 'name="parameters.percentage"' in cashback.text
     assert 'name="parameters.cap.period"' in cashback.text
     assert "<html" not in cashback.text  # only the dialog, for htmx
@@ -103,7 +103,7 @@ def test_the_kind_decides_the_fields(as_user, operator, black):
 
 def test_a_benefit_is_created_from_the_dialog(as_user, operator, black):
     response = as_user(operator).post(
-        benefit_url("segment_benefits_new", black),
+        benefit_url("segment_benefit_create", black),
         cashback_form(valid_from="2026-01-01T09:30", exclusivity_group=" cashback "),
         headers=htmx("dialog-body"),
     )
@@ -132,7 +132,7 @@ def test_a_benefit_is_created_from_the_dialog(as_user, operator, black):
 def test_a_bad_value_is_refused_beside_its_field(as_user, operator, black, field, value, message):
     form = cashback_form(valid_from="2026-01-01T00:00") | {field: value}
     response = as_user(operator).post(
-        benefit_url("segment_benefits_new", black), form, headers=htmx("dialog-body")
+        benefit_url("segment_benefit_create", black), form, headers=htmx("dialog-body")
     )
     assert response.status_code == 422
     html = response.text
@@ -148,7 +148,7 @@ def test_the_ambiguity_conflict_links_the_other_benefit(as_user, operator, black
         parameters={"serviceCode": "lounge"}, priority=10, exclusivity_group="lounge",
     )  # fmt: skip
     response = as_user(operator).post(
-        benefit_url("segment_benefits_new", black),
+        benefit_url("segment_benefit_create", black),
         {
             "name": "Concierge lounge",
             "kind": "service",
@@ -169,7 +169,7 @@ def test_the_ambiguity_conflict_links_the_other_benefit(as_user, operator, black
 def test_a_duplicate_name_is_refused_beside_the_name(as_user, operator, black):
     services.create_benefit(operator, black, name="Cashback", kind="cashback", parameters=CASHBACK)
     response = as_user(operator).post(
-        benefit_url("segment_benefits_new", black), cashback_form(name="CASHBACK")
+        benefit_url("segment_benefit_create", black), cashback_form(name="CASHBACK")
     )
     assert response.status_code == 422
     assert "This segment already has a benefit with this name." in response.text
@@ -212,7 +212,7 @@ def test_roles_decide_who_writes(as_user, users, black, operator):
     viewer = as_user(users["viewer"])
     page = viewer.get(benefit_url("segment_benefits", black)).text
     assert "Lounge" in page and "New benefit" not in page
-    refused = viewer.post(benefit_url("segment_benefits_new", black), cashback_form())
+    refused = viewer.post(benefit_url("segment_benefit_create", black), cashback_form())
     assert refused.status_code == 403
     operator_client = as_user(operator)
     delete_url = benefit_url("segment_benefit_delete", black, benefit)

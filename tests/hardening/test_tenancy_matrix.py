@@ -148,13 +148,13 @@ def _fill(route: Route, world) -> str:
         "organization_id": world["organization"].pk,
         "ledger_id": world["ledger"].pk,
         "account_id": world["account"].pk,
-        "benefit_id": world["benefit"].pk,
         "portfolio_id": world["portfolio"].pk,
         "alias": "@matrix",
         "code": "BRL",
     }
     at_org_level = "ledgers/" not in path
     values["segment_id"] = world["org_segment" if at_org_level else "segment"].pk
+    values["benefit_id"] = world["org_benefit" if at_org_level else "benefit"].pk
     if "<str:id>" in path:
         collection = path.split("/<str:id>")[0].rsplit("/", 1)[-1]
         values["id"] = {

@@ -51,7 +51,7 @@ def benefits_tab(request: HttpRequest, organization_id, segment_id, ledger_id=No
         "page": page,
         "filter_error": error,
         "list_url": segment_url(segment, "benefits"),
-        "create_url": segment_url(segment, "benefits_new"),
+        "create_url": segment_url(segment, "benefit_create"),
         "kinds": list(KIND_LABELS.items()),
     }
     response = render_page(
@@ -107,7 +107,7 @@ def _dialog(
         "benefit": benefit,
         "form_action": benefit_url(benefit, "edit")
         if benefit
-        else segment_url(segment, "benefits_new"),
+        else segment_url(segment, "benefit_create"),
         "cancel_url": segment_url(segment, "benefits"),
         "conflict_url": benefit_url(form.conflict) if form.conflict else None,
     }

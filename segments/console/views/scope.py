@@ -78,7 +78,7 @@ def segment_scope(segment: Segment, role: str | None) -> Scope:
 
 def segment_url(segment: Segment, action: str = "") -> str:
     """The console URL of a segment page or action (``action``: '', 'members',
-    'members_add', 'members_remove', 'benefits', 'benefits_new', 'history', 'edit',
+    'members_add', 'members_remove', 'benefits', 'benefit_create', 'history', 'edit',
     'delete'), at its own level."""
     prefix = "org_" if segment.is_organization_level else ""
     name = f"console:{prefix}segment" + (f"_{action}" if action else "")

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from segments import counters
+from segments.loaddata.benefits import write_versions
 from segments.loaddata.checks import check_references, restore_row_triggers, skip_row_triggers
 from segments.loaddata.history import write_history
 from segments.loaddata.indexes import drop_secondary_indexes, rebuild_indexes
@@ -38,8 +39,8 @@ def timed(timings: dict[str, float], step: str) -> Iterator[None]:
 class Command(BaseCommand):
     help = (
         "Load bank-scale benchmark data (PostgreSQL only, COPY based): organizations, "
-        "ledgers, segments, portfolios and accounts with a realistic, skewed shape, and "
-        "the user 'bench' with an API token."
+        "ledgers, segments with their benefits, portfolios and accounts with a realistic, "
+        "skewed shape, and the user 'bench' with an API token."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,6 +55,13 @@ class Command(BaseCommand):
             default=500_000,
             help="accounts in the bench ledger's 'Retail mass market' segment "
             "(clamped to half the accounts; 0 for none)",
+        )
+        parser.add_argument(
+            "--benefits-per-segment",
+            type=int,
+            default=3,
+            help="benefits of each live segment on average (each has between max(1, n-2) "
+            "and n+2; 0 for none)",
         )
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument(
@@ -111,7 +119,14 @@ class Command(BaseCommand):
         if big > counts["accounts"] // 2:
             big = counts["accounts"] // 2
             self.stderr.write(f"Note: big segment clamped to {big} accounts (half the accounts).")
-        plan = Plan(big_segment=big, seed=options["seed"], **counts)
+        if options["benefits_per_segment"] < 0:
+            raise CommandError("--benefits-per-segment must be at least 0.")
+        plan = Plan(
+            big_segment=big,
+            seed=options["seed"],
+            benefits_per_segment=options["benefits_per_segment"],
+            **counts,
+        )
         plan.build()
         return plan
 
@@ -136,6 +151,8 @@ class Command(BaseCommand):
             rows = Rows(plan)
             with timed(timings, "copy"):
                 load_tables(cursor, rows, progress)
+            with timed(timings, "versions"):
+                write_versions(cursor, actor_id, BENCH_USERNAME)
             with timed(timings, "indexes"):
                 rebuild_indexes(cursor, dropped)
             with timed(timings, "checks"):
@@ -163,8 +180,8 @@ class Command(BaseCommand):
             "",
             f"Loaded {plan.organizations} organizations, {plan.ledgers} ledgers, "
             f"{plan.segments} segments ({plan.org_segments} organization-level), "
-            f"{plan.portfolios} portfolios, {plan.accounts} accounts "
-            f"in {elapsed:.1f} s",
+            f"{plan.portfolios} portfolios, {plan.accounts} accounts, "
+            f"{loaded.benefits} benefits in {elapsed:.1f} s",
             "  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items()),
             f"  peak RSS: {peak_mb:.0f} MB",
             f"  bench organization: {organization_id}",
