@@ -126,6 +126,27 @@ class InvalidParameters(InvalidField):
     fields_named_as_sent = True
 
 
+class InvalidRule(InvalidField):
+    """0047 on a segment rule's ``expression``, raised before any SQL runs: the message
+    names the line, the column and the token, which the error also keeps for the console
+    to point at."""
+
+    fields_named_as_sent = True
+    default_message = "The rule is not valid."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        token: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.line, self.column, self.token = line, column, token
+
+
 class MetadataKeyTooLong(DomainError):
     code, http_status, title = "0050", 400, gettext_noop("Metadata Key Length Exceeded")
     default_message = "A metadata key is longer than 100 characters."
