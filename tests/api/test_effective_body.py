@@ -21,6 +21,7 @@ from segments.api.benefit_serializers import (
 from segments.api.renderers import FastJSONRenderer
 from segments.effective_benefits import EFFECTIVE_JOINS, effective_benefits
 from segments.models import Account, Benefit, Portfolio, Role, Status
+from tests.api.test_benefits import CASHBACK, LOUNGE
 from tests.factories import (
     AccountFactory,
     LedgerFactory,
@@ -32,10 +33,9 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-CASHBACK = {"kind": "cashback", "parameters": {"percentage": "2.5", "assetCode": "BRL"}}
 LOUNGE = {
-    "kind": "service",
-    "parameters": {"serviceCode": "vip-lounge", "allowance": {"count": 4, "period": "year"}},
+    **LOUNGE,
+    "parameters": {**LOUNGE["parameters"], "allowance": {"count": 4, "period": "year"}},
 }
 
 

@@ -6,6 +6,9 @@ come back beside the field they name (``BenefitForm.add_refusal``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
@@ -121,6 +124,26 @@ def _rival(segment: Segment, exc: errors.DomainError) -> Benefit | None:
     return Benefit.objects.filter(segment=segment, pk=rival_id).select_related("segment").first()
 
 
+def _save(
+    request: HttpRequest,
+    segment: Segment,
+    form: BenefitForm,
+    write: Callable[[dict[str, Any], str | None], Any],
+    done: str,
+    fallback_url: str,
+) -> HttpResponse:
+    """A dialog's save: the form again (422) with the form's or the service's refusal
+    beside its field, else done (the list refreshes, the dialog closes)."""
+    if not form.is_valid():
+        return _dialog(request, segment, form, status=422)
+    try:
+        write(form.fields_for_service(), form.cleaned_data["etag"] or None)
+    except errors.DomainError as exc:
+        toast = form.add_refusal(exc, _rival(segment, exc))
+        return _dialog(request, segment, form, status=422, toast=toast)
+    return htmx_done(request, done, events=BENEFITS_CHANGED, fallback_url=fallback_url)
+
+
 def _redraw(request: HttpRequest) -> bool:
     """A change of kind in the dialog: draw the form again with the kind's fields."""
     return request.method == "GET" and "kind" in request.GET
@@ -134,19 +157,13 @@ def create(request: HttpRequest, organization_id, segment_id, ledger_id=None) ->
     require(request, scope, Action.CHANGE)
     if request.method != "POST":
         return _dialog(request, segment, BenefitForm(initial=request.GET.dict()))
-    form = BenefitForm(request.POST)
-    if not form.is_valid():
-        return _dialog(request, segment, form, status=422)
-    try:
-        services.create_benefit(request.user, segment, **form.fields_for_service())
-    except errors.DomainError as exc:
-        toast = form.add_refusal(exc, _rival(segment, exc))
-        return _dialog(request, segment, form, status=422, toast=toast)
-    return htmx_done(
+    return _save(
         request,
+        segment,
+        BenefitForm(request.POST),
+        lambda fields, etag: services.create_benefit(request.user, segment, **fields),
         gettext("Benefit created"),
-        events=BENEFITS_CHANGED,
-        fallback_url=segment_url(segment, "benefits"),
+        segment_url(segment, "benefits"),
     )
 
 
@@ -163,24 +180,13 @@ def edit(
         if _redraw(request):
             initial |= request.GET.dict()
         return _dialog(request, segment, BenefitForm(benefit=benefit, initial=initial))
-    form = BenefitForm(request.POST, benefit=benefit)
-    if not form.is_valid():
-        return _dialog(request, segment, form, status=422)
-    try:
-        services.update_benefit(
-            request.user,
-            benefit,
-            form.fields_for_service(),
-            if_match=form.cleaned_data["etag"] or None,
-        )
-    except errors.DomainError as exc:
-        toast = form.add_refusal(exc, _rival(segment, exc))
-        return _dialog(request, segment, form, status=422, toast=toast)
-    return htmx_done(
+    return _save(
         request,
+        segment,
+        BenefitForm(request.POST, benefit=benefit),
+        lambda fields, etag: services.update_benefit(request.user, benefit, fields, if_match=etag),
         gettext("Benefit updated"),
-        events=BENEFITS_CHANGED,
-        fallback_url=benefit_url(benefit),
+        benefit_url(benefit),
     )
 
 
