@@ -297,3 +297,15 @@ if os.environ.get("REPLICA_DATABASE_URL"):
         MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
         "segments.db_router.ReadYourWritesMiddleware",
     )
+
+# Events (issue #15; segments/relay.py): every change is written to the outbox in its
+# transaction; `manage.py relay_events` sends it to RabbitMQ only when EVENTS_BROKER_URL is
+# set (unset, `make run` keeps them in the outbox and the feed). EVENTS_EXCHANGE is the
+# durable topic exchange, EVENTS_SOURCE the CloudEvents `source` (`ce-type` is
+# studio.lerian.<source>.<key>); a row failing EVENTS_MAX_ATTEMPTS publishes is dead.
+EVENTS_BROKER_URL = os.environ.get("EVENTS_BROKER_URL") or None
+EVENTS_EXCHANGE = os.environ.get("EVENTS_EXCHANGE", "lerian.streaming.ledger")
+EVENTS_SOURCE = os.environ.get("EVENTS_SOURCE", "ledger")
+EVENTS_MAX_ATTEMPTS = int(os.environ.get("EVENTS_MAX_ATTEMPTS", "10"))
+EVENTS_BACKOFF_CAP_SECONDS = float(os.environ.get("EVENTS_BACKOFF_CAP_SECONDS", "300"))
+EVENTS_RETENTION_DAYS = int(os.environ.get("EVENTS_RETENTION_DAYS", "7"))

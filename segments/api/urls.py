@@ -9,7 +9,7 @@ from drf_spectacular.views import (
 )
 from rest_framework.routers import SimpleRouter
 
-from segments.api import benefits, errors, views
+from segments.api import benefits, errors, events, views
 from segments.api.schema import ApiSchemaGenerator
 
 app_name = "api"
@@ -36,6 +36,7 @@ router.register(
 )
 router.register(f"{LEDGER}/portfolios", views.PortfolioViewSet, basename="portfolio")
 router.register(f"{LEDGER}/accounts", views.AccountViewSet, basename="account")
+router.register(f"{ORGANIZATION}/events", events.EventFeedViewSet, basename="organization-event")
 
 urlpatterns = [
     *router.urls,

@@ -1,6 +1,7 @@
 """The models of the segments app, by concern: ``entities`` (the five entities of the
-onboarding domain, memberships, API tokens, segment history, idempotency keys) and
-``benefits`` (what a segment grants, and every version of it). Import them from here.
+onboarding domain, memberships, API tokens, segment history, idempotency keys),
+``benefits`` (what a segment grants, and every version of it) and ``events`` (the outbox
+of the changes other systems learn about). Import them from here.
 
 Rows are never removed: ``deleted_at`` marks a soft delete. ``objects`` shows live rows
 only; ``all_objects`` shows every row (audit, admin restore).
@@ -25,6 +26,7 @@ from segments.models.entities import (
     SegmentHistory,
     Status,
 )
+from segments.models.events import Event, EventStatus
 
 __all__ = [
     "Account",
@@ -34,6 +36,8 @@ __all__ = [
     "BenefitKind",
     "BenefitVersion",
     "Entity",
+    "Event",
+    "EventStatus",
     "HistoryAction",
     "IdempotencyRecord",
     "Ledger",

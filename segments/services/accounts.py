@@ -14,6 +14,7 @@ from segments import errors, locking
 from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import Account, HistoryAction, Ledger, Portfolio
+from segments.services.events import emit_entity
 from segments.services.history import record_membership, record_move
 from segments.services.membership import segment_for_member, segment_or_none
 from segments.services.rows import delete_checked, hold_live, hold_parent, lock_for_update
@@ -88,6 +89,7 @@ def create_account(actor, ledger: Ledger, **fields: Any) -> Account:
         _parent_account_in_ledger(account, fields["parent_account_id"])
         account.parent_account_id = as_uuid(fields["parent_account_id"], "parent_account_id")
     validate_and_insert(account)
+    emit_entity(account, "created")
     record_membership(
         account.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, account_ids=[account.pk]
     )
@@ -130,6 +132,7 @@ def update_account(
             entity_type="Account", fields={"blocked": "must be true or false"}
         )
     account = save_changes(account, changes, if_match, handled={"portfolio_id", "segment_id"})
+    emit_entity(account, "updated")
     record_move(previous_segment_id, account.segment_id, actor, account_ids=[account.pk])
     return account
 
@@ -140,6 +143,11 @@ def delete_account(actor, account: Account, *, if_match: str | None = None) -> N
     account leaves its segment (recorded in the segment's history)."""
     locking.lock_members(account.organization_id, accounts=[account.pk])
     account = delete_checked(account, if_match, children={"accounts": "children"})
+    emit_entity(account, "deleted")
     record_membership(
-        account.segment_id, actor, HistoryAction.MEMBERS_REMOVED, account_ids=[account.pk]
+        account.segment_id,
+        actor,
+        HistoryAction.MEMBERS_REMOVED,
+        account_ids=[account.pk],
+        cause="delete",
     )

@@ -30,6 +30,7 @@ from segments.benefit_kinds import validate_parameters
 from segments.locking import atomic_service
 from segments.models import Benefit, BenefitVersion, HistoryAction, Segment, Status
 from segments.models.benefits import DEFAULT_PRIORITY, VERSIONED_FIELDS
+from segments.services.events import emit_entity
 from segments.services.history import actor_name, record
 from segments.services.rows import lock_for_update, soft_delete
 from segments.services.validation import (
@@ -169,6 +170,7 @@ def create_benefit(actor, segment: Segment, **fields: Any) -> Benefit:
     validate_and_insert(benefit)
     _keep_version(benefit, actor)
     record(segment, actor, HistoryAction.BENEFIT_CREATED, None, benefit_snapshot(benefit))
+    emit_entity(benefit, "created")
     return benefit
 
 
@@ -201,6 +203,7 @@ def update_benefit(
             {**_identity(before), **{key: before[key] for key in changed}},
             {**_identity(after), **{key: after[key] for key in changed}},
         )
+    emit_entity(benefit, "updated")
     return benefit
 
 
@@ -212,9 +215,16 @@ def delete_benefit(actor, benefit: Benefit, *, if_match: str | None = None) -> N
     check_if_match(benefit, if_match)
     soft_delete(benefit)
     record(segment, actor, HistoryAction.BENEFIT_DELETED, benefit_snapshot(benefit), None)
+    emit_entity(benefit, "deleted")
 
 
 def delete_benefits_of(segment: Segment, *, now) -> int:
     """Within a segment's delete (its transaction, the segment held): every live benefit
-    of the segment is deleted with it, in one statement. Returns how many."""
-    return Benefit.objects.filter(segment_id=segment.pk).update(deleted_at=now, updated_at=now)
+    of the segment is deleted with it, in one statement, each with its ``benefit.deleted``
+    event. Returns how many."""
+    benefits = list(Benefit.objects.filter(segment_id=segment.pk).order_by("pk"))
+    Benefit.objects.filter(pk__in=[b.pk for b in benefits]).update(deleted_at=now, updated_at=now)
+    for benefit in benefits:
+        benefit.deleted_at = benefit.updated_at = now
+        emit_entity(benefit, "deleted")
+    return len(benefits)

@@ -1,12 +1,15 @@
 """A segment's history: one entry per change to the segment or to its membership (who,
 when, before → after). Membership entries record counts and a sample of ids, never one
-row per member."""
+row per member. A membership entry is written with its ``segment.members.changed`` events
+(``services.events.members_changed``, every id, chunked), so that no path records the one
+without the other."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from segments.models import HistoryAction, Segment, SegmentHistory
+from segments.services.events import members_changed
 
 HISTORY_ID_SAMPLE = 100
 
@@ -55,18 +58,29 @@ def members_payload(account_ids: list, portfolio_ids: list) -> dict[str, Any]:
 
 
 def record_membership(
-    segment_id, actor, action: HistoryAction, account_ids: list = (), portfolio_ids: list = ()
+    segment_id,
+    actor,
+    action: HistoryAction,
+    account_ids: list = (),
+    portfolio_ids: list = (),
+    *,
+    cause: str = "manual",
 ) -> None:
-    """Members assigned (in ``after``) or removed (in ``before``); nothing when there is no
-    segment or no member."""
+    """Members assigned (in ``after``) or removed (in ``before``), and the segment's
+    ``segment.members.changed`` events (``cause``: manual, delete, import); nothing when
+    there is no segment or no member."""
     if not segment_id or not (account_ids or portfolio_ids):
         return
     segment = Segment.all_objects.get(pk=segment_id)
-    payload = members_payload(list(account_ids), list(portfolio_ids))
+    account_ids, portfolio_ids = list(account_ids), list(portfolio_ids)
+    payload = members_payload(account_ids, portfolio_ids)
+    members = {"accounts": account_ids, "portfolios": portfolio_ids}
     if action == HistoryAction.MEMBERS_ASSIGNED:
         record(segment, actor, action, None, payload)
+        members_changed(segment, cause=cause, added=members)
     else:
         record(segment, actor, action, payload, None)
+        members_changed(segment, cause=cause, removed=members)
 
 
 def record_move(previous_segment_id, segment_id, actor, **members: list) -> None:

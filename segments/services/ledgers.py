@@ -9,6 +9,7 @@ from typing import Any
 
 from segments.locking import atomic_service
 from segments.models import Ledger, Organization
+from segments.services.events import emit_entity
 from segments.services.rows import delete_checked, hold_parent, lock_for_update
 from segments.services.validation import (
     new_entity,
@@ -25,6 +26,7 @@ def create_ledger(actor, organization: Organization, **fields: Any) -> Ledger:
     ledger = new_entity(Ledger, fields, organization=organization)
     hold_parent(Organization, organization.pk)
     validate_and_insert(ledger)
+    emit_entity(ledger, "created")
     return ledger
 
 
@@ -36,15 +38,18 @@ def update_ledger(
     ledgers of its organization (0002)."""
     refuse_unknown_changes(Ledger, changes)
     ledger = lock_for_update(ledger)
-    return save_changes(ledger, changes, if_match)
+    ledger = save_changes(ledger, changes, if_match)
+    emit_entity(ledger, "updated")
+    return ledger
 
 
 @atomic_service
 def delete_ledger(actor, ledger: Ledger, *, if_match: str | None = None) -> None:
     """A ledger that still holds live accounts, portfolios or segments cannot be deleted
     (9002)."""
-    delete_checked(
+    ledger = delete_checked(
         ledger,
         if_match,
         children={"accounts": "accounts", "portfolios": "portfolios", "segments": "segments"},
     )
+    emit_entity(ledger, "deleted")

@@ -6,7 +6,8 @@ for an organization segment). Bulk changes are all or nothing, at most
 
 Every change of membership takes its locks in the one order of ``segments.locking``
 (segments, then portfolios, then accounts, each in id order), and records the members'
-arrivals and departures in each segment's history.
+arrivals and departures in each segment's history, with its ``segment.members.changed``
+events (``services.history.record_membership``; ``cause`` names why: manual, import).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from segments import errors, locking
 from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import Account, Entity, HistoryAction, Ledger, Portfolio, Segment
+from segments.services.events import members_changed
 from segments.services.history import HISTORY_ID_SAMPLE, record, record_membership
 from segments.services.rows import lock_for_update
 
@@ -155,6 +157,7 @@ def assign_members(
     *,
     account_ids: Iterable[Any] = (),
     portfolio_ids: Iterable[Any] = (),
+    cause: str = "manual",
 ) -> dict[str, int]:
     """Put accounts and portfolios into a segment, all or nothing. Every id must name a
     live account/portfolio that the segment may take (same ledger, or same organization
@@ -170,15 +173,22 @@ def assign_members(
         if requested:
             found = set(model.objects.filter(scope, pk__in=requested).values_list("pk", flat=True))
             _refuse_missing(field, requested, found, what)
-    moved_portfolios = _move_members(Portfolio, portfolio_uuids, segment, actor)
-    moved_accounts = _move_members(Account, account_uuids, segment, actor)
+    moved_portfolios = _move_members(Portfolio, portfolio_uuids, segment, actor, cause)
+    moved_accounts = _move_members(Account, account_uuids, segment, actor, cause)
     record_membership(
-        segment.pk, actor, HistoryAction.MEMBERS_ASSIGNED, moved_accounts, moved_portfolios
+        segment.pk,
+        actor,
+        HistoryAction.MEMBERS_ASSIGNED,
+        moved_accounts,
+        moved_portfolios,
+        cause=cause,
     )
     return {"accounts": len(account_uuids), "portfolios": len(portfolio_uuids)}
 
 
-def _move_members(model: type[Entity], ids: list, segment: Segment, actor) -> list:
+def _move_members(
+    model: type[Entity], ids: list, segment: Segment, actor, cause: str = "manual"
+) -> list:
     """Tag the rows (already locked with their segments, ``locking.lock_members``) with
     the segment; returns the ids that were not already members and records their
     departure from their previous segments."""
@@ -195,7 +205,9 @@ def _move_members(model: type[Entity], ids: list, segment: Segment, actor) -> li
             by_previous.setdefault(previous, []).append(pk)
     for previous, moved in sorted(by_previous.items(), key=lambda item: str(item[0])):
         kind = "account_ids" if model is Account else "portfolio_ids"
-        record_membership(previous, actor, HistoryAction.MEMBERS_REMOVED, **{kind: moved})
+        record_membership(
+            previous, actor, HistoryAction.MEMBERS_REMOVED, **{kind: moved}, cause=cause
+        )
     changed = [pk for pk, _ in rows]
     if changed:
         model.objects.filter(pk__in=changed).update(segment=segment, updated_at=timezone.now())
@@ -320,7 +332,7 @@ def assign_accounts_matching(
 
 def _move_matching(matching: QuerySet[Account], previous: set, segment: Segment, database: str):
     """Move the candidates that are unassigned or in a segment of ``previous`` (locked);
-    returns ``(previous segment id, count, sample of ids)`` per segment they left."""
+    returns ``(previous segment id, count, every id as text)`` per segment they left."""
     unassigned_or_locked = Q(segment_id__isnull=True)
     if previous:
         unassigned_or_locked |= Q(segment_id__in=previous)
@@ -340,7 +352,7 @@ def _move_matching(matching: QuerySet[Account], previous: set, segment: Segment,
             f"WITH old (id, previous) AS ({candidate_sql}), "
             f"moved AS (UPDATE {table} AS a SET segment_id = %s, updated_at = %s "
             "WHERE a.id = ANY (ARRAY(SELECT id FROM old))) "
-            f"SELECT previous, count(*), (array_agg(id))[1:{HISTORY_ID_SAMPLE}] "
+            "SELECT previous, count(*), array_agg(id::text ORDER BY id) "
             "FROM old GROUP BY previous",
             [*params, segment.pk, timezone.now()],
         )
@@ -349,25 +361,28 @@ def _move_matching(matching: QuerySet[Account], previous: set, segment: Segment,
 
 def _record_matching(actor, segment: Segment, moved: list) -> dict[str, int]:
     """ONE "assigned" entry in the segment's history, one "removed" entry in each segment
-    the accounts left; returns the counts assigned."""
+    the accounts left, each with its ``segment.members.changed`` events (every id, in
+    chunks, rows written in one statement per segment); returns the counts assigned."""
     total = sum(count for _, count, _ in moved)
     if not total:
         return {"accounts": 0, "portfolios": 0}
     previous_segments = Segment.all_objects.in_bulk(
         [previous for previous, _, _ in moved if previous is not None]
     )
-    sample: list[str] = []
+    every: list[str] = []
     for previous, count, ids in sorted(moved, key=lambda row: str(row[0])):
-        sample.extend(str(pk) for pk in ids)
+        every.extend(ids)
         if previous is not None:
             payload = {"accounts": count, "portfolios": 0, "portfolioIds": []}
-            payload["accountIds"] = [str(pk) for pk in ids]
+            payload["accountIds"] = ids[:HISTORY_ID_SAMPLE]
             record(previous_segments[previous], actor, HistoryAction.MEMBERS_REMOVED, payload, None)
+            members_changed(previous_segments[previous], removed={"accounts": ids})
     after = {
         "accounts": total,
         "portfolios": 0,
-        "accountIds": sample[:HISTORY_ID_SAMPLE],
+        "accountIds": every[:HISTORY_ID_SAMPLE],
         "portfolioIds": [],
     }
     record(segment, actor, HistoryAction.MEMBERS_ASSIGNED, None, after)
+    members_changed(segment, added={"accounts": every})
     return {"accounts": total, "portfolios": 0}

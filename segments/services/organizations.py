@@ -12,6 +12,7 @@ from segments import errors, tenancy
 from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import Membership, Organization, Role
+from segments.services.events import emit_entity
 from segments.services.rows import delete_checked, hold_live, lock_for_update
 from segments.services.validation import (
     new_entity,
@@ -34,6 +35,7 @@ def create_organization(actor, *, back_office: bool = False, **fields: Any) -> O
     validate_and_insert(organization)
     if getattr(actor, "is_authenticated", False):
         Membership.objects.create(user=actor, organization=organization, role=Role.ADMIN)
+    emit_entity(organization, "created")
     return organization
 
 
@@ -86,15 +88,18 @@ def update_organization(
         _set_parent_organization(
             organization, changes["parent_organization_id"], actor, back_office=back_office
         )
-    return save_changes(organization, changes, if_match, handled={"parent_organization_id"})
+    organization = save_changes(organization, changes, if_match, handled={"parent_organization_id"})
+    emit_entity(organization, "updated")
+    return organization
 
 
 @atomic_service
 def delete_organization(actor, organization: Organization, *, if_match: str | None = None) -> None:
     """An organization that still holds live ledgers, segments or child organizations
     cannot be deleted (9002)."""
-    delete_checked(
+    organization = delete_checked(
         organization,
         if_match,
         children={"ledgers": "ledgers", "segments": "segments", "organizations": "children"},
     )
+    emit_entity(organization, "deleted")

@@ -12,6 +12,7 @@ from segments import locking
 from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import HistoryAction, Ledger, Portfolio
+from segments.services.events import emit_entity
 from segments.services.history import record_membership, record_move
 from segments.services.membership import segment_for_member, segment_or_none
 from segments.services.rows import delete_checked, hold_parent, lock_for_update
@@ -38,6 +39,7 @@ def create_portfolio(actor, ledger: Ledger, **fields: Any) -> Portfolio:
     if fields.get("segment_id") is not None:
         portfolio.segment = segment_for_member(ledger, fields["segment_id"])
     validate_and_insert(portfolio)
+    emit_entity(portfolio, "created")
     record_membership(
         portfolio.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, portfolio_ids=[portfolio.pk]
     )
@@ -62,6 +64,7 @@ def update_portfolio(
     if "segment_id" in changes:
         portfolio.segment = segment_or_none(portfolio.ledger, changes["segment_id"])
     portfolio = save_changes(portfolio, changes, if_match, handled={"segment_id"})
+    emit_entity(portfolio, "updated")
     record_move(previous_segment_id, portfolio.segment_id, actor, portfolio_ids=[portfolio.pk])
     return portfolio
 
@@ -72,6 +75,11 @@ def delete_portfolio(actor, portfolio: Portfolio, *, if_match: str | None = None
     leaves its segment too."""
     locking.lock_members(portfolio.organization_id, portfolios=[portfolio.pk])
     portfolio = delete_checked(portfolio, if_match, children={"accounts": "accounts"})
+    emit_entity(portfolio, "deleted")
     record_membership(
-        portfolio.segment_id, actor, HistoryAction.MEMBERS_REMOVED, portfolio_ids=[portfolio.pk]
+        portfolio.segment_id,
+        actor,
+        HistoryAction.MEMBERS_REMOVED,
+        portfolio_ids=[portfolio.pk],
+        cause="delete",
     )

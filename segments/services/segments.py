@@ -22,6 +22,7 @@ from segments.models import (
     Segment,
 )
 from segments.services.benefits import delete_benefits_of
+from segments.services.events import emit_entity, members_changed
 from segments.services.history import record, snapshot
 from segments.services.rows import hold_parent, lock_for_update, soft_delete
 from segments.services.validation import (
@@ -47,6 +48,7 @@ def create_segment(actor, parent: Ledger | Organization, **fields: Any) -> Segme
         hold_parent(Ledger, ledger.pk)
     validate_and_insert(segment)
     record(segment, actor, HistoryAction.CREATED, None, snapshot(segment))
+    emit_entity(segment, "created")
     return segment
 
 
@@ -69,6 +71,7 @@ def update_segment(
         {key: before[key] for key in changed},
         {key: after[key] for key in changed},
     )
+    emit_entity(segment, "updated")
     return segment
 
 
@@ -103,14 +106,30 @@ def delete_segment(
     now = timezone.now()
     # The segment is held: whoever else locks one of its members and then waits for more
     # holds it first (segments.locking), so one statement per table detaches them all.
-    Portfolio.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
-    Account.all_objects.filter(segment_id=segment.pk).update(segment=None, updated_at=now)
+    members_changed(segment, cause="delete", removed=_detach_members(segment, now))
     before = snapshot(segment) | {"detached": counts}
     if benefits:
         before["benefitsDeleted"] = delete_benefits_of(segment, now=now)
     soft_delete(segment, now=now)
     record(segment, actor, HistoryAction.DELETED, before, None)
+    emit_entity(segment, "deleted")
     return counts
+
+
+def _detach_members(segment: Segment, now) -> dict[str, list[str]]:
+    return {
+        "portfolios": _detach(Portfolio, segment, now),
+        "accounts": _detach(Account, segment, now),
+    }
+
+
+def _detach(model: type[Account | Portfolio], segment: Segment, now) -> list[str]:
+    """Take every row of ``model`` (deleted ones too) out of the segment (held: nothing
+    joins it meanwhile), in one statement; returns the ids of the live ones that left."""
+    rows = model.all_objects.filter(segment_id=segment.pk)
+    live = [str(pk) for pk in rows.filter(deleted_at__isnull=True).values_list("pk", flat=True)]
+    rows.update(segment=None, updated_at=now)
+    return live
 
 
 @atomic_service
@@ -127,4 +146,5 @@ def restore_segment(actor, segment: Segment) -> Segment:
     segment.updated_at = timezone.now()
     save(segment, create=False)
     record(segment, actor, HistoryAction.RESTORED, None, snapshot(segment))
+    emit_entity(segment, "updated")
     return segment

@@ -296,6 +296,7 @@ class Command(BaseCommand):
                         segment,
                         account_ids=[pk for kind, pk in batch if kind == "account"],
                         portfolio_ids=[pk for kind, pk in batch if kind == "portfolio"],
+                        cause="import",
                     )
                     progress.update(len(batch))
         except DomainError as error:

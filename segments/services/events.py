@@ -1,0 +1,151 @@
+"""The one place events are written: ``emit`` (one row) and ``members_changed`` (a
+segment's membership change, chunked), called by the services in the transaction of the
+change, after the lock on the subject they already hold. A rolled-back call leaves no
+event; a committed one always has its events.
+
+Ids are made here, not by a column default: UUIDv7, and never below the subject's latest
+event, read under the subject's lock (``models.events``: per subject, ids increase in
+commit order). On PostgreSQL the same statement queues a ``NOTIFY`` on ``EVENTS_CHANNEL``,
+which PostgreSQL delivers on commit only: it wakes the relay (``segments.relay``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+from uuid6 import uuid7
+
+from segments.event_shapes import entity_payload
+from segments.models import Event
+
+EVENTS_CHANNEL = "segments_events"
+MEMBERS_CHUNK = 1_000
+MEMBERS_CHANGED = "segment.members.changed"
+
+
+def _latest_of(subject: str) -> uuid.UUID | None:
+    """The subject's latest event id; on PostgreSQL, with the wakeup queued for commit."""
+    table = Event._meta.db_table
+    if connection.vendor != "postgresql":
+        return (
+            Event.objects.filter(subject=subject)
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT id FROM {table} WHERE subject = %s ORDER BY id DESC LIMIT 1), "
+            "pg_notify(%s, '')",
+            [subject, EVENTS_CHANNEL],
+        )
+        return cursor.fetchone()[0]
+
+
+def _after(latest: uuid.UUID) -> uuid.UUID:
+    """A UUIDv7 one millisecond after ``latest``'s, random otherwise: greater than it."""
+    millis = (latest.int >> 80) + 1
+    rand_a, rand_b = secrets.randbits(12), secrets.randbits(62)
+    return uuid.UUID(int=(millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
+
+
+def next_ids(subject: str, count: int = 1) -> list[uuid.UUID]:
+    """``count`` increasing UUIDv7 ids for new events of ``subject``, each above its latest
+    one. Call it holding the subject's lock."""
+    latest = _latest_of(subject)
+    ids: list[uuid.UUID] = []
+    for _ in range(count):
+        new = uuid7()
+        if latest is not None and new <= latest:
+            new = _after(latest)
+        ids.append(new)
+        latest = new
+    return ids
+
+
+def _row(event_id, organization_id, key: str, subject: str, time, data, now) -> Event:
+    return Event(
+        id=event_id,
+        organization_id=organization_id,
+        key=key,
+        subject=subject,
+        time=time,
+        data=data,
+        next_attempt_at=now,
+    )
+
+
+def emit(organization_id: Any, key: str, subject: Any, time: dt.datetime, data: dict) -> Event:
+    """Write one event of ``key`` (``segment.created`` …) about ``subject`` (the aggregate's
+    id) in the caller's transaction."""
+    subject = str(subject)
+    now = timezone.now()
+    event = _row(next_ids(subject)[0], organization_id, key, subject, time, data, now)
+    event.save(force_insert=True)
+    return event
+
+
+def emit_entity(row: Any, event: str) -> Event:
+    """``<entity>.<event>`` (created, updated, deleted) of an organization, ledger,
+    segment, portfolio, account or benefit, with its payload (``event_shapes``)."""
+    time, data = entity_payload(row, event)
+    organization_id = row.pk if row.entity_type == "Organization" else row.organization_id
+    return emit(organization_id, f"{row.entity_type.lower()}.{event}", row.pk, time, data)
+
+
+def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    return [ids[start : start + MEMBERS_CHUNK] for start in range(0, len(ids), MEMBERS_CHUNK)]
+
+
+def _parts(added: dict[str, Sequence[str]], removed: dict[str, Sequence[str]]) -> list[dict]:
+    """The change as parts of at most ``MEMBERS_CHUNK`` ids each, in the order added
+    accounts, added portfolios, removed accounts, removed portfolios."""
+    parts: list[dict] = []
+    for side, members in (("added", added), ("removed", removed)):
+        for kind in ("accounts", "portfolios"):
+            for chunk in _chunks(list(members.get(kind, ()))):
+                body = {
+                    "added": {"accounts": [], "portfolios": []},
+                    "removed": {"accounts": [], "portfolios": []},
+                }
+                body[side][kind] = [str(pk) for pk in chunk]
+                parts.append(body)
+    return parts
+
+
+def members_changed(
+    segment: Any,
+    *,
+    cause: str = "manual",
+    added: dict[str, Sequence[Any]] | None = None,
+    removed: dict[str, Sequence[Any]] | None = None,
+) -> int:
+    """``segment.members.changed`` for the accounts and portfolios that joined (``added``)
+    or left (``removed``) ``segment`` (locked by the caller): one row per at most
+    ``MEMBERS_CHUNK`` ids, numbered ``part`` of ``parts``, written in one statement.
+    ``cause`` is manual, delete, import or rule. Returns how many rows."""
+    parts = _parts(added or {}, removed or {})
+    if not parts:
+        return 0
+    subject, now = str(segment.pk), timezone.now()
+    ids = next_ids(subject, len(parts))
+    rows = [
+        _row(
+            event_id,
+            segment.organization_id,
+            MEMBERS_CHANGED,
+            subject,
+            now,
+            {"segmentId": subject, **body, "cause": cause, "part": number, "parts": len(parts)},
+            now,
+        )
+        for number, (event_id, body) in enumerate(zip(ids, parts, strict=True), start=1)
+    ]
+    Event.objects.bulk_create(rows, batch_size=MEMBERS_CHUNK)
+    return len(rows)

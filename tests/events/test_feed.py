@@ -1,0 +1,83 @@
+"""``GET /v1/organizations/{org}/events``: oldest first, paged with ``after``, narrowed by
+``type`` and ``subject``, tenancy as every route, bad input as problems."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from segments import services
+from tests.events.conftest import Tenant
+from tests.factories import LedgerFactory, OrganizationFactory, SegmentFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+def url(organization) -> str:
+    return f"/v1/organizations/{organization.pk}/events"
+
+
+@pytest.fixture
+def changes(tenant: Tenant):
+    """Seven events: two segments created, then five renames alternating between them."""
+    ledger = LedgerFactory(organization=tenant.organization)
+    gold = services.create_segment(None, ledger, name="Gold")
+    silver = services.create_segment(None, ledger, name="Silver")
+    for number in range(5):
+        services.update_segment(None, (gold, silver)[number % 2], {"name": f"N{number}"})
+    return gold, silver
+
+
+def test_pages_follow_after_oldest_first_and_next_is_the_cursor(tenant: Tenant, changes):
+    seen, after = [], None
+    while True:
+        params = {"limit": 3, **({"after": after} if after else {})}
+        body = tenant.viewer.get(url(tenant.organization), params).json()
+        seen += body["items"]
+        if not body["items"]:
+            assert body["next"] == after  # still a cursor to poll with
+            break
+        assert body["next"] == body["items"][-1]["id"]
+        after = body["next"]
+    assert len(seen) == 7
+    assert [item["id"] for item in seen] == sorted(item["id"] for item in seen)
+    assert seen[0]["type"].endswith("segment.created")
+
+
+def test_type_and_subject_narrow_the_feed(tenant: Tenant, changes):
+    gold, _ = changes
+    by_key = tenant.viewer.get(url(tenant.organization), {"type": "segment.created"}).json()
+    assert [item["data"]["name"] for item in by_key["items"]] == ["Gold", "Silver"]
+    full_type = "studio.lerian.ledger.segment.updated"
+    by_type = tenant.viewer.get(url(tenant.organization), {"type": full_type}).json()
+    assert len(by_type["items"]) == 5
+    mine = tenant.viewer.get(url(tenant.organization), {"subject": str(gold.pk)}).json()
+    assert {item["subject"] for item in mine["items"]} == {str(gold.pk)}
+    assert len(mine["items"]) == 4
+
+
+def test_another_tenant_sees_nothing(tenant: Tenant, changes):
+    other = OrganizationFactory()
+    SegmentFactory(ledger=LedgerFactory(organization=other))
+    response = tenant.outsider.get(url(tenant.organization))
+    assert response.status_code == 404 and response.json()["code"] == "0007"
+    assert tenant.admin.get(url(other)).status_code == 404
+    assert tenant.admin.get(url(tenant.organization)).status_code == 200
+
+
+def test_bad_parameters_are_problems(tenant: Tenant):
+    bad_after = tenant.viewer.get(url(tenant.organization), {"after": "nope"})
+    assert bad_after.status_code == 400 and bad_after.json()["code"] == "0082"
+    too_many = tenant.viewer.get(url(tenant.organization), {"limit": 101})
+    assert too_many.status_code == 400 and too_many.json()["code"] == "0080"
+    zero = tenant.viewer.get(url(tenant.organization), {"limit": 0})
+    assert zero.status_code == 400
+    bad_path = tenant.viewer.get("/v1/organizations/nope/events")
+    assert bad_path.status_code == 400 and bad_path.json()["code"] == "0065"
+    unknown = tenant.viewer.get(f"/v1/organizations/{uuid.uuid4()}/events")
+    assert unknown.status_code == 404
+
+
+def test_anonymous_is_refused(tenant: Tenant, client):
+    assert client.get(url(tenant.organization)).status_code == 401
