@@ -16,7 +16,9 @@ Needs the load data (``python manage.py generate_load_data ...``) in the databas
    time;
 4. times the in-process scenarios: member count of the big segment, and bulk-assigning
    100,000 accounts through ``services.assign_accounts_matching`` (then moving them back);
-5. prints one table and saves it, a JSON file and the plans under ``bench/results/``.
+5. prints one table and saves it, a JSON file and the plans under ``bench/results/``;
+6. with ``--profile``, then runs ``bench/request_profile.py`` (where one request of each API
+   scenario spends its time) into the same results folder.
 
 Only 127.0.0.1 is ever targeted. Every server started here is stopped before exit.
 """
@@ -808,6 +810,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-bulk", action="store_true", help="skip the bulk assignment")
     parser.add_argument("--count-repeat", type=int, default=50)
     parser.add_argument("--label", default="", help="a word saved with the results")
+    parser.add_argument("--profile", action="store_true", help="then run bench/request_profile.py")
     return parser.parse_args()  # fmt: skip
 
 
@@ -923,7 +926,19 @@ def main() -> int:
     if not args.only:  # latest.* always holds a complete run
         shutil.copyfile(out_dir / "results.md", RESULTS / "latest.md")
         shutil.copyfile(out_dir / "results.json", RESULTS / "latest.json")
+    if args.profile:
+        run_profile(args, out_dir)
     return 0
+
+
+def run_profile(args: argparse.Namespace, out_dir: Path) -> None:
+    """``bench/request_profile.py`` into ``out_dir``, in its own process (it wraps the app's entry
+    points with timers, which this process must not)."""
+    command = [sys.executable, "-m", "bench.request_profile", "--database-url", args.database_url,
+               "--out-dir", str(out_dir)]  # fmt: skip
+    if args.only:
+        command += ["--only", args.only]
+    subprocess.run(command, cwd=ROOT, check=False)
 
 
 if __name__ == "__main__":
