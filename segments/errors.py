@@ -261,6 +261,21 @@ class ConcurrentChange(DomainError):
     )
 
 
+class DynamicSegmentAssignment(DomainError):
+    code, http_status, title = "9010", 422, gettext_noop("Dynamic Segment")
+    default_message = (
+        "The segment is dynamic: its rule chooses its members, which cannot be assigned by hand."
+    )
+
+
+class DuplicateRulePriority(DomainError):
+    code, http_status, title = "9011", 409, gettext_noop("Duplicate Rule Priority")
+    default_message = (
+        "Another dynamic segment of the organization has this priority: which one a member "
+        "matching both would join would be undecided."
+    )
+
+
 class AmbiguousBenefits(DomainError):
     code, http_status, title = "9012", 409, gettext_noop("Ambiguous Benefits")
     default_message = (

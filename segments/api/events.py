@@ -23,15 +23,11 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.viewsets import GenericViewSet
 
 from segments import selectors
 from segments.api import operations as docs
 from segments.api.pagination import LIMIT
-from segments.api.renderers import FastJSONRenderer, ProblemAwareNegotiation
-from segments.api.schema import PATH_UUIDS, ApiAutoSchema
-from segments.api.throttling import ApiRateThrottle
-from segments.api.views import RouteMetadata, _check_path_uuid
+from segments.api.views import ApiViewSet
 from segments.event_shapes import event_type, structured
 from segments.filters import check_query_text, parse_uuid_param
 from segments.models import Event, Organization
@@ -108,21 +104,10 @@ def events_of(organization: Organization, params: Any) -> tuple[QuerySet[Event],
 
 
 @extend_schema_view(list=FEED_DOC)
-class EventFeedViewSet(GenericViewSet):
+class EventFeedViewSet(ApiViewSet):
     """The feed's one route; authenticated, throttled, problems as every API route."""
 
-    throttle_classes = [ApiRateThrottle]
-    renderer_classes = [FastJSONRenderer]
-    content_negotiation_class = ProblemAwareNegotiation
-    metadata_class = RouteMetadata
-    schema = ApiAutoSchema()
     pagination_class = None
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        for name in PATH_UUIDS:
-            if name in kwargs:
-                _check_path_uuid(name, kwargs[name])
 
     def get_view_name(self) -> str:
         return "Organization Events List"

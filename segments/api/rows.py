@@ -130,6 +130,7 @@ PORTFOLIO_ROWS = RowFormat(
         ("name", "name", _text),
         ("entityId", "entity_id", _text),
         ("segmentId", "segment_id", _text),
+        ("segmentAssignedBy", "segment_assigned_by", _text),
     ],
     omit_when_null=frozenset({"entityId"}),
 )
@@ -144,6 +145,7 @@ ACCOUNT_ROWS = RowFormat(
         ("parentAccountId", "parent_account_id", _text),
         ("portfolioId", "portfolio_id", _text),
         ("segmentId", "segment_id", _text),
+        ("segmentAssignedBy", "segment_assigned_by", _text),
         ("blocked", "blocked", _flag),
     ],
     fixed={"holderId": None, "holderCheckSkipped": False},

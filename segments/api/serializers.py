@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from segments.models import (
     Account,
+    AssignedBy,
     Entity,
     HistoryAction,
     Ledger,
@@ -123,6 +124,16 @@ class SegmentSerializer(EntitySerializer):
     portfolioCount = serializers.IntegerField(source="portfolio_count")
 
 
+def assigned_by_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        source="segment_assigned_by",
+        choices=AssignedBy.values,
+        allow_null=True,
+        read_only=True,
+        help_text="`manual` (pinned: no rule moves it), `rule`, or null without a segment.",
+    )
+
+
 class PortfolioSerializer(EntitySerializer):
     """A portfolio. `entityId` is left out when unset, as Midaz does."""
 
@@ -131,6 +142,7 @@ class PortfolioSerializer(EntitySerializer):
     name = serializers.CharField()
     entityId = serializers.CharField(source="entity_id", required=False)
     segmentId = serializers.UUIDField(source="segment_id", allow_null=True)
+    segmentAssignedBy = assigned_by_field()
 
     def to_representation(self, instance: Portfolio) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -153,6 +165,7 @@ class AccountSerializer(EntitySerializer):
     parentAccountId = serializers.UUIDField(source="parent_account_id", allow_null=True)
     portfolioId = serializers.UUIDField(source="portfolio_id", allow_null=True)
     segmentId = serializers.UUIDField(source="segment_id", allow_null=True)
+    segmentAssignedBy = assigned_by_field()
     blocked = serializers.BooleanField()
     holderId = serializers.SerializerMethodField()
     holderCheckSkipped = serializers.SerializerMethodField()

@@ -39,6 +39,7 @@ from segments.api.pagination import TOTAL_COUNT_HEADER, AccountPagination, Entit
 from segments.api.parsing import parse_body
 from segments.api.renderers import FastJSONRenderer, ProblemAwareNegotiation
 from segments.api.rows import ACCOUNT_ROWS, PORTFOLIO_ROWS, SEGMENT_ROWS, RowFormat
+from segments.api.rules import RuleMixin, rule_docs
 from segments.api.schema import PATH_UUIDS, ApiAutoSchema
 from segments.api.serializers import (
     AccountSerializer,
@@ -102,31 +103,36 @@ class RouteMetadata(SimpleMetadata):
         return {}
 
 
-class EntityViewSet(GenericViewSet):
-    """List (filters, paging, ``X-Total-Count``), create (201), retrieve, partial update
-    (``If-Match``), destroy (204, ``If-Match``) and ``HEAD metrics/count`` of one entity.
-    Authenticated (Bearer token or session), throttled per token, errors as problem
-    documents; path ids must be UUIDs (anything else is 400, 0065)."""
+class ApiViewSet(GenericViewSet):
+    """What every API route shares: authenticated (Bearer token or session), throttled
+    per token, JSON through orjson, errors as problem documents, OPTIONS without field
+    lists; path ids must be UUIDs (anything else is 400, 0065)."""
 
     throttle_classes = [ApiRateThrottle]
     renderer_classes = [FastJSONRenderer]
     content_negotiation_class = ProblemAwareNegotiation
-    filter_backends = [EntityFilterBackend]
-    pagination_class = EntityPagination
     metadata_class = RouteMetadata
     schema = ApiAutoSchema()
-    lookup_url_kwarg = "id"
-    lookup_value_regex = "[^/]+"
-
-    view_label: ClassVar[str]  # "Organization Segment": OPTIONS names the route after it
-    input_serializer: ClassVar[type[Serializer]]
-    rows: ClassVar[RowFormat | None] = None  # renders list pages like the serializer, faster
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         for name in PATH_UUIDS:
             if name in kwargs:
                 _check_path_uuid(name, kwargs[name])
+
+
+class EntityViewSet(ApiViewSet):
+    """List (filters, paging, ``X-Total-Count``), create (201), retrieve, partial update
+    (``If-Match``), destroy (204, ``If-Match``) and ``HEAD metrics/count`` of one entity."""
+
+    filter_backends = [EntityFilterBackend]
+    pagination_class = EntityPagination
+    lookup_url_kwarg = "id"
+    lookup_value_regex = "[^/]+"
+
+    view_label: ClassVar[str]  # "Organization Segment": OPTIONS names the route after it
+    input_serializer: ClassVar[type[Serializer]]
+    rows: ClassVar[RowFormat | None] = None  # renders list pages like the serializer, faster
 
     def get_view_name(self) -> str:
         return f"{self.view_label} {self.name or ROUTE_NAMES.get(self.suffix, '')}".strip()
@@ -299,10 +305,11 @@ class InLedgerViewSet(EntityViewSet):
 @extend_schema_view(
     **docs.crud_docs("Segment", "Segments", "Segments", Segment),
     **docs.member_docs("Segment", "Segments"),
+    **rule_docs("Segment", "Segments"),
 )
-class SegmentViewSet(InLedgerViewSet):
-    """Segments of a ledger, their members and their history. Their bodies carry their
-    direct members' counts (the segment's own columns, kept by triggers)."""
+class SegmentViewSet(RuleMixin, InLedgerViewSet):
+    """Segments of a ledger, their members, their history and their rule. Their bodies
+    carry their direct members' counts (the segment's own columns, kept by triggers)."""
 
     view_label = "Segment"
     queryset = Segment.objects.all()
@@ -391,6 +398,7 @@ class SegmentViewSet(InLedgerViewSet):
         "OrganizationSegment", "OrganizationSegments", "Organization segments", Segment
     ),
     **docs.member_docs("OrganizationSegment", "Organization segments"),
+    **rule_docs("OrganizationSegment", "Organization segments"),
 )
 class OrganizationSegmentViewSet(SegmentViewSet):
     """Organization-level segments: usable by accounts and portfolios of every ledger."""

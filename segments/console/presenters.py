@@ -35,6 +35,8 @@ ACTION_LABELS = {
     HistoryAction.BENEFIT_CREATED: _("Benefit added"),
     HistoryAction.BENEFIT_UPDATED: _("Benefit changed"),
     HistoryAction.BENEFIT_DELETED: _("Benefit deleted"),
+    HistoryAction.RULE_UPDATED: _("Rule changed"),
+    HistoryAction.RULE_DELETED: _("Rule removed"),
 }
 
 MEMBERS_NAMED = 10
@@ -211,7 +213,20 @@ def history_entry(entry: SegmentHistory, labels: MemberLabels | None = None) -> 
         item.members = members_named(before, labels)
     elif entry.action in BENEFIT_ACTIONS:
         item.summary, item.changes = benefit_change(entry.action, before, after)
+    elif entry.action in (HistoryAction.RULE_UPDATED, HistoryAction.RULE_DELETED):
+        item.summary = rule_change(before, after)
     return item
+
+
+def rule_change(before: Mapping[str, Any], after: Mapping[str, Any] | None) -> str:
+    """A rule's entry in the segment's history: its new version, or what its removal did
+    to its members."""
+    if after and "expression" in after:
+        return gettext("Rule version %(version)s, priority %(priority)s: %(expression)s") % after
+    counts = {"members": _members(after)}
+    if (after or {}).get("keepMembers"):
+        return gettext("Rule removed; its %(members)s stay as manual members.") % counts
+    return gettext("Rule removed; its %(members)s left the segment.") % counts
 
 
 def _deleted_summary(before: Mapping[str, Any]) -> str:

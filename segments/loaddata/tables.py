@@ -20,6 +20,7 @@ from segments.models import (
     Role,
     Segment,
     SegmentHistory,
+    SegmentRule,
 )
 
 BENCH_USERNAME = "bench"
@@ -37,6 +38,7 @@ def empty_tables(*, reset: bool) -> None:
         for model in (
             BenefitVersion,
             Benefit,
+            SegmentRule,
             SegmentHistory,
             Membership,
             Account,

@@ -1,7 +1,8 @@
 """The models of the segments app, by concern: ``entities`` (the five entities of the
 onboarding domain, memberships, API tokens, segment history, idempotency keys),
-``benefits`` (what a segment grants, and every version of it) and ``events`` (the outbox
-of the changes other systems learn about). Import them from here.
+``benefits`` (what a segment grants, and every version of it), ``events`` (the outbox
+of the changes other systems learn about) and ``rules`` (the rules of dynamic segments).
+Import them from here.
 
 Rows are never removed: ``deleted_at`` marks a soft delete. ``objects`` shows live rows
 only; ``all_objects`` shows every row (audit, admin restore).
@@ -12,6 +13,7 @@ from segments.models.entities import (
     Account,
     AllRowsManager,
     ApiToken,
+    AssignedBy,
     Entity,
     HistoryAction,
     IdempotencyRecord,
@@ -27,11 +29,13 @@ from segments.models.entities import (
     Status,
 )
 from segments.models.events import Event, EventStatus
+from segments.models.rules import RuleSubject, SegmentRule
 
 __all__ = [
     "Account",
     "AllRowsManager",
     "ApiToken",
+    "AssignedBy",
     "Benefit",
     "BenefitKind",
     "BenefitVersion",
@@ -47,7 +51,9 @@ __all__ = [
     "Organization",
     "Portfolio",
     "Role",
+    "RuleSubject",
     "Segment",
     "SegmentHistory",
+    "SegmentRule",
     "Status",
 ]

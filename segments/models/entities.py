@@ -235,6 +235,20 @@ class Segment(Entity):
         return self.deleted_at is None and self.status_code == Status.ACTIVE
 
 
+class AssignedBy(models.TextChoices):
+    """Who put a member in its segment: by hand (pinned: no rule moves it) or a rule."""
+
+    MANUAL = "manual", "Manual"
+    RULE = "rule", "Rule"
+
+
+def _assigned_by_field() -> models.CharField:
+    """``segment_assigned_by``: null when the member has no segment."""
+    return models.CharField(
+        max_length=10, choices=AssignedBy.choices, null=True, blank=True, editable=False
+    )
+
+
 class Portfolio(Entity):
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="portfolios"
@@ -245,6 +259,7 @@ class Portfolio(Entity):
     segment = models.ForeignKey(
         Segment, on_delete=models.PROTECT, null=True, blank=True, related_name="portfolios"
     )
+    segment_assigned_by = _assigned_by_field()
 
     entity_type = "Portfolio"
 
@@ -288,6 +303,7 @@ class Account(Entity):
     parent_account = _optional_key_without_index("self", related_name="children")
     portfolio = _optional_key_without_index(Portfolio, related_name="accounts")
     segment = _optional_key_without_index(Segment, related_name="accounts")
+    segment_assigned_by = _assigned_by_field()
     blocked = models.BooleanField(default=False)
 
     entity_type = "Account"
@@ -421,6 +437,8 @@ class HistoryAction(models.TextChoices):
     BENEFIT_CREATED = "benefit_created", "Benefit created"
     BENEFIT_UPDATED = "benefit_updated", "Benefit updated"
     BENEFIT_DELETED = "benefit_deleted", "Benefit deleted"
+    RULE_UPDATED = "rule_updated", "Rule updated"
+    RULE_DELETED = "rule_deleted", "Rule deleted"
 
 
 class SegmentHistory(models.Model):

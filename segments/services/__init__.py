@@ -15,7 +15,8 @@ transaction of every public function here, retried once when it loses a race for
 
 One module per aggregate — ``organizations``, ``ledgers``, ``segments``, ``portfolios``,
 ``accounts``, ``membership`` (which segment a member is in, one by one or in bulk),
-``benefits`` (what a segment grants, versioned) —
+``benefits`` (what a segment grants, versioned), ``rules`` (dynamic segments: their
+rules and the evaluation that places members) —
 and the pieces they share: ``validation`` (fields a call may set, field rules, saving,
 ``If-Match``), ``rows`` (holding and locking one row, the one delete path) and
 ``history`` (a segment's history entries).
@@ -39,6 +40,7 @@ from segments.services.organizations import (
     update_organization,
 )
 from segments.services.portfolios import create_portfolio, delete_portfolio, update_portfolio
+from segments.services.rules import apply_rules, delete_rule, put_rule, refresh_scope
 from segments.services.segments import (
     create_segment,
     delete_segment,
@@ -65,6 +67,7 @@ __all__ = [
     "REQUIRED_FIELDS",
     "UPDATE_FIELDS",
     "actor_name",
+    "apply_rules",
     "assign_accounts_matching",
     "assign_members",
     "clear_segments",
@@ -79,8 +82,11 @@ __all__ = [
     "delete_ledger",
     "delete_organization",
     "delete_portfolio",
+    "delete_rule",
     "delete_segment",
     "entity_etag",
+    "put_rule",
+    "refresh_scope",
     "remove_members",
     "restore_segment",
     "segment_for_member",

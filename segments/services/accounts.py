@@ -3,7 +3,9 @@ ledger's live accounts (0020); its portfolio is a live portfolio of the same led
 (0035); its parent account too, without cycles; its segment takes members of its ledger
 (``membership.segment_for_member``). Type, asset code, alias and ledger never change.
 An account that is the parent of live accounts is not deleted, and a deleted one leaves
-its segment. Changes of its segment are recorded in the segments' history."""
+its segment. Changes of its segment are recorded in the segments' history. A segment set
+by hand pins it; ``segment_id=None`` unpins it; after every write the rules of its scope
+place it (``services.rules.apply_rules_to``), in the same transaction."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from typing import Any
 from segments import errors, locking
 from segments.ids import as_uuid
 from segments.locking import atomic_service
-from segments.models import Account, HistoryAction, Ledger, Portfolio
+from segments.models import Account, AssignedBy, HistoryAction, Ledger, Portfolio
 from segments.services.events import emit_entity
 from segments.services.history import record_membership, record_move
 from segments.services.membership import segment_for_member, segment_or_none
 from segments.services.rows import delete_checked, hold_live, hold_parent, lock_for_update
+from segments.services.rules import apply_rules_to
 from segments.services.validation import (
     new_entity,
     refuse_unknown_changes,
@@ -83,16 +86,18 @@ def create_account(actor, ledger: Ledger, **fields: Any) -> Account:
         account.blocked = False
     if fields.get("segment_id") is not None:  # segments before member rows (locking)
         account.segment = segment_for_member(ledger, fields["segment_id"])
+        account.segment_assigned_by = AssignedBy.MANUAL
     if fields.get("portfolio_id") is not None:
         account.portfolio = _portfolio_in_ledger(ledger, fields["portfolio_id"])
     if fields.get("parent_account_id") is not None:
         _parent_account_in_ledger(account, fields["parent_account_id"])
         account.parent_account_id = as_uuid(fields["parent_account_id"], "parent_account_id")
     validate_and_insert(account)
-    emit_entity(account, "created")
     record_membership(
         account.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, account_ids=[account.pk]
     )
+    apply_rules_to(account, actor)
+    emit_entity(account, "created")
     return account
 
 
@@ -127,13 +132,15 @@ def update_account(
         )
     if "segment_id" in changes:
         account.segment = segment_or_none(account.ledger, changes["segment_id"])
+        account.segment_assigned_by = AssignedBy.MANUAL if account.segment else None
     if changes.get("blocked", False) is None:
         raise errors.InvalidField(
             entity_type="Account", fields={"blocked": "must be true or false"}
         )
     account = save_changes(account, changes, if_match, handled={"portfolio_id", "segment_id"})
-    emit_entity(account, "updated")
     record_move(previous_segment_id, account.segment_id, actor, account_ids=[account.pk])
+    apply_rules_to(account, actor)
+    emit_entity(account, "updated")
     return account
 
 

@@ -8,6 +8,9 @@ Every change of membership takes its locks in the one order of ``segments.lockin
 (segments, then portfolios, then accounts, each in id order), and records the members'
 arrivals and departures in each segment's history, with its ``segment.members.changed``
 events (``services.history.record_membership``; ``cause`` names why: manual, import).
+
+A member assigned here is pinned (``segment_assigned_by = 'manual'``: no rule moves it);
+one taken out is unpinned. A dynamic segment takes no member by hand (422 ``9010``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,16 @@ from django.utils import timezone
 from segments import errors, locking
 from segments.ids import as_uuid
 from segments.locking import atomic_service
-from segments.models import Account, Entity, HistoryAction, Ledger, Portfolio, Segment
+from segments.models import (
+    Account,
+    AssignedBy,
+    Entity,
+    HistoryAction,
+    Ledger,
+    Portfolio,
+    Segment,
+    SegmentRule,
+)
 from segments.services.events import members_changed
 from segments.services.history import HISTORY_ID_SAMPLE, record, record_membership
 from segments.services.rows import lock_for_update
@@ -39,6 +51,16 @@ def require_accepts_members(segment: Segment, field: str | None = None) -> None:
             "only ACTIVE segments accept members.",
             entity_type="Segment",
             fields={field: "segment is not active"} if field else None,
+        )
+
+
+def require_manual(segment: Segment) -> None:
+    """A dynamic segment's members are its rule's: none is assigned by hand (422 9010)."""
+    if SegmentRule.objects.filter(segment_id=segment.pk).exists():
+        raise errors.DynamicSegmentAssignment(
+            f"Segment '{segment.name}' is dynamic: its rule chooses its members.",
+            entity_type="Segment",
+            fields={"segment_id": "segment is dynamic"},
         )
 
 
@@ -63,6 +85,7 @@ def segment_for_member(ledger: Ledger, segment_id: Any) -> Segment:
             fields={"segment_id": "segment not found"},
         )
     require_accepts_members(segment, field="segment_id")
+    require_manual(segment)
     return segment
 
 
@@ -168,6 +191,7 @@ def assign_members(
         segment, account_ids, portfolio_ids
     )
     require_accepts_members(segment)
+    require_manual(segment)
     scope = segment.member_scope()
     for model, requested, field, what in _kinds(account_uuids, portfolio_uuids):
         if requested:
@@ -210,7 +234,9 @@ def _move_members(
         )
     changed = [pk for pk, _ in rows]
     if changed:
-        model.objects.filter(pk__in=changed).update(segment=segment, updated_at=timezone.now())
+        model.objects.filter(pk__in=changed).update(
+            segment=segment, segment_assigned_by=AssignedBy.MANUAL, updated_at=timezone.now()
+        )
     return changed
 
 
@@ -230,11 +256,11 @@ def remove_members(
     for model, requested, field, what in _kinds(account_uuids, portfolio_uuids):
         if requested:
             _refuse_non_members(segment, model, requested, field, what)
-    now = timezone.now()
+    unassigned = {"segment": None, "segment_assigned_by": None, "updated_at": timezone.now()}
     if portfolio_uuids:
-        Portfolio.objects.filter(pk__in=portfolio_uuids).update(segment=None, updated_at=now)
+        Portfolio.objects.filter(pk__in=portfolio_uuids).update(**unassigned)
     if account_uuids:
-        Account.objects.filter(pk__in=account_uuids).update(segment=None, updated_at=now)
+        Account.objects.filter(pk__in=account_uuids).update(**unassigned)
     record_membership(
         segment.pk, actor, HistoryAction.MEMBERS_REMOVED, account_uuids, portfolio_uuids
     )
@@ -326,6 +352,7 @@ def assign_accounts_matching(
     locking.lock_segments({segment.pk, *previous}, organization_id=segment.organization_id)
     segment = lock_for_update(segment)
     require_accepts_members(segment)
+    require_manual(segment)
     moved = _move_matching(matching, previous, segment, database)
     return _record_matching(actor, segment, moved)
 
@@ -350,11 +377,12 @@ def _move_matching(matching: QuerySet[Account], previous: set, segment: Segment,
             # primary key: "= ANY(ARRAY(...))" keeps the plan on the primary key index
             # whatever the estimate (a join chose a sequential scan of the table).
             f"WITH old (id, previous) AS ({candidate_sql}), "
-            f"moved AS (UPDATE {table} AS a SET segment_id = %s, updated_at = %s "
+            f"moved AS (UPDATE {table} AS a SET segment_id = %s, segment_assigned_by = %s, "
+            "updated_at = %s "
             "WHERE a.id = ANY (ARRAY(SELECT id FROM old))) "
             "SELECT previous, count(*), array_agg(id::text ORDER BY id) "
             "FROM old GROUP BY previous",
-            [*params, segment.pk, timezone.now()],
+            [*params, segment.pk, AssignedBy.MANUAL.value, timezone.now()],
         )
         return cursor.fetchall()
 

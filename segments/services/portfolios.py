@@ -1,7 +1,10 @@
 """Portfolios: groups of accounts of one ledger. A portfolio's segment, if any, is one
 that takes members of its ledger (``membership.segment_for_member``); a portfolio
 holding live accounts is not deleted, and a deleted one leaves its segment. Changes of
-its segment are recorded in the segments' history."""
+its segment are recorded in the segments' history. A segment set by hand pins it;
+``segment_id=None`` unpins it; after every write the rules of its scope place it and the
+accounts its metadata decides for (``services.rules.apply_rules_to``), in the same
+transaction."""
 
 from __future__ import annotations
 
@@ -11,11 +14,12 @@ from typing import Any
 from segments import locking
 from segments.ids import as_uuid
 from segments.locking import atomic_service
-from segments.models import HistoryAction, Ledger, Portfolio
+from segments.models import AssignedBy, HistoryAction, Ledger, Portfolio
 from segments.services.events import emit_entity
 from segments.services.history import record_membership, record_move
 from segments.services.membership import segment_for_member, segment_or_none
 from segments.services.rows import delete_checked, hold_parent, lock_for_update
+from segments.services.rules import apply_rules_to
 from segments.services.validation import (
     new_entity,
     refuse_unknown_changes,
@@ -38,11 +42,13 @@ def create_portfolio(actor, ledger: Ledger, **fields: Any) -> Portfolio:
     hold_parent(Ledger, ledger.pk)
     if fields.get("segment_id") is not None:
         portfolio.segment = segment_for_member(ledger, fields["segment_id"])
+        portfolio.segment_assigned_by = AssignedBy.MANUAL
     validate_and_insert(portfolio)
-    emit_entity(portfolio, "created")
     record_membership(
         portfolio.segment_id, actor, HistoryAction.MEMBERS_ASSIGNED, portfolio_ids=[portfolio.pk]
     )
+    apply_rules_to(portfolio, actor)
+    emit_entity(portfolio, "created")
     return portfolio
 
 
@@ -63,9 +69,11 @@ def update_portfolio(
     previous_segment_id = portfolio.segment_id
     if "segment_id" in changes:
         portfolio.segment = segment_or_none(portfolio.ledger, changes["segment_id"])
+        portfolio.segment_assigned_by = AssignedBy.MANUAL if portfolio.segment else None
     portfolio = save_changes(portfolio, changes, if_match, handled={"segment_id"})
-    emit_entity(portfolio, "updated")
     record_move(previous_segment_id, portfolio.segment_id, actor, portfolio_ids=[portfolio.pk])
+    apply_rules_to(portfolio, actor)
+    emit_entity(portfolio, "updated")
     return portfolio
 
 

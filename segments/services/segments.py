@@ -1,7 +1,8 @@
 """Segments: clusters of accounts and portfolios, in one ledger or, at organization
 level, serving every ledger of the organization. A segment's name (trimmed) is free,
 case-insensitively, among the live segments of its scope (0015); its scope never
-changes. Every change is recorded in its history (``services.history``)."""
+changes. Every change is recorded in its history (``services.history``). A deleted
+segment's rule is deleted with it (its priority is free again)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from segments.models import (
     Organization,
     Portfolio,
     Segment,
+    SegmentRule,
 )
 from segments.services.benefits import delete_benefits_of
 from segments.services.events import emit_entity, members_changed
@@ -110,10 +112,22 @@ def delete_segment(
     before = snapshot(segment) | {"detached": counts}
     if benefits:
         before["benefitsDeleted"] = delete_benefits_of(segment, now=now)
+    before |= _delete_rule_of(segment)
     soft_delete(segment, now=now)
     record(segment, actor, HistoryAction.DELETED, before, None)
     emit_entity(segment, "deleted")
     return counts
+
+
+def _delete_rule_of(segment: Segment) -> dict[str, Any]:
+    """A deleted segment's rule goes with it (its priority is free again): ``ruleDeleted``
+    for the history, or nothing for a manual segment."""
+    rule = SegmentRule.objects.filter(segment_id=segment.pk)
+    state = rule.values("expression", "subject", "priority", "version").first()
+    if state is None:
+        return {}
+    rule.delete()
+    return {"ruleDeleted": state}
 
 
 def _detach_members(segment: Segment, now) -> dict[str, list[str]]:
@@ -128,7 +142,7 @@ def _detach(model: type[Account | Portfolio], segment: Segment, now) -> list[str
     joins it meanwhile), in one statement; returns the ids of the live ones that left."""
     rows = model.all_objects.filter(segment_id=segment.pk)
     live = [str(pk) for pk in rows.filter(deleted_at__isnull=True).values_list("pk", flat=True)]
-    rows.update(segment=None, updated_at=now)
+    rows.update(segment=None, segment_assigned_by=None, updated_at=now)
     return live
 
 

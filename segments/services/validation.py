@@ -105,6 +105,10 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[errors.DomainError], str]] = {
         errors.DuplicateBenefitName,
         "A benefit with this name already exists in this segment.",
     ),
+    "segment_rule_priority_unique_per_organization": (
+        errors.DuplicateRulePriority,
+        "Another dynamic segment of this organization has this priority.",
+    ),
 }
 
 

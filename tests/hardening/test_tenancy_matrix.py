@@ -99,7 +99,7 @@ def _route_cases() -> list:
             view = route.view_class
             methods = [
                 m
-                for m in ("GET", "HEAD", "POST", "PATCH", "DELETE")
+                for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
                 if m.lower() in route.actions
                 or hasattr(view, m.lower())
                 or (m == "HEAD" and "get" in route.actions)
@@ -128,6 +128,9 @@ def world(db):
     member(users["admin"], organization, Role.ADMIN)
     lounge = {"kind": "service", "parameters": {"serviceCode": "lounge"}}
     admin = users["admin"]
+    # Both segments are dynamic, so that ``GET S/rule`` answers 200 (a manual one has none).
+    services.put_rule(admin, segment, 'metadata.tier == "black"', "account", 1)
+    services.put_rule(admin, org_segment, 'metadata.tier == "gold"', "account", 2)
     return {
         "benefit": services.create_benefit(admin, segment, name="Lounge", **lounge),
         "org_benefit": services.create_benefit(admin, org_segment, name="Lounge", **lounge),
@@ -206,7 +209,7 @@ def _request(client, method: str, url: str, api: bool, htmx: bool = False, body=
 
 def _is_write(route: Route, method: str) -> bool:
     if route.is_api:
-        writes = method in ("POST", "PATCH", "DELETE") and _reading_post(route) is None
+        writes = method in ("POST", "PUT", "PATCH", "DELETE") and _reading_post(route) is None
         return writes and not route.route.endswith("metrics/count")
     return method == "POST" or bool(WRITE_NAME.search(route.name))
 
