@@ -76,31 +76,23 @@ def segment_scope(segment: Segment, role: str | None) -> Scope:
     return Scope(segment.organization, segment.ledger, role)
 
 
-def segment_url(segment: Segment, action: str = "") -> str:
+def segment_url(segment: Segment, action: str = "", **path: Any) -> str:
     """The console URL of a segment page or action (``action``: '', 'members',
     'members_add', 'members_remove', 'benefits', 'benefit_create', 'history', 'edit',
-    'delete'), at its own level."""
+    'delete'; with ``path``, a route below the segment, e.g. a benefit's), at its own
+    level."""
     prefix = "org_" if segment.is_organization_level else ""
     name = f"console:{prefix}segment" + (f"_{action}" if action else "")
     kwargs: dict[str, Any] = {"organization_id": segment.organization_id, "segment_id": segment.pk}
     if not segment.is_organization_level:
         kwargs["ledger_id"] = segment.ledger_id
-    return reverse(name, kwargs=kwargs)
+    return reverse(name, kwargs=kwargs | path)
 
 
 def benefit_url(benefit: Benefit, action: str = "") -> str:
     """The console URL of a benefit's page or action ('', 'edit', 'delete')."""
-    segment = benefit.segment
-    prefix = "org_" if segment.is_organization_level else ""
-    name = f"console:{prefix}segment_benefit" + (f"_{action}" if action else "")
-    kwargs: dict[str, Any] = {
-        "organization_id": segment.organization_id,
-        "segment_id": segment.pk,
-        "benefit_id": benefit.pk,
-    }
-    if not segment.is_organization_level:
-        kwargs["ledger_id"] = segment.ledger_id
-    return reverse(name, kwargs=kwargs)
+    route = "benefit" + (f"_{action}" if action else "")
+    return segment_url(benefit.segment, route, benefit_id=benefit.pk)
 
 
 def console_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
