@@ -13,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 from segments.models import Benefit, BenefitVersion, Role, SegmentHistory
 from tests.factories import (
     AccountFactory,
-    LedgerFactory,
     OrganizationFactory,
     PortfolioFactory,
     SegmentFactory,
@@ -32,25 +31,15 @@ def iso(instant: dt.datetime) -> str:
 
 
 @pytest.fixture
-def world(client_for):
-    ledger = LedgerFactory()
+def world(tenant):
+    ledger = tenant["ledger"]
     segment = SegmentFactory(ledger=ledger, name="Black")
     org_segment = SegmentFactory(ledger=None, organization=ledger.organization, name="Group")
-    operator = UserFactory(username="operator")
-    member(operator, ledger.organization, Role.OPERATOR)
-    admin = UserFactory(username="admin")
-    member(admin, ledger.organization, Role.ADMIN)
-    organization_url = f"/v1/organizations/{ledger.organization_id}"
-    ledger_url = f"{organization_url}/ledgers/{ledger.pk}"
-    return {
-        "ledger": ledger,
+    return tenant | {
         "segment": segment,
         "org_segment": org_segment,
-        "api": client_for(operator),
-        "admin": client_for(admin),
-        "ledger_url": ledger_url,
-        "benefits": f"{ledger_url}/segments/{segment.pk}/benefits",
-        "org_benefits": f"{organization_url}/segments/{org_segment.pk}/benefits",
+        "benefits": f"{tenant['ledger_url']}/segments/{segment.pk}/benefits",
+        "org_benefits": f"{tenant['organization_url']}/segments/{org_segment.pk}/benefits",
     }
 
 

@@ -10,7 +10,6 @@ import pytest
 from segments.models import Account, Role, SegmentHistory, SegmentRule
 from tests.factories import (
     AccountFactory,
-    LedgerFactory,
     OrganizationFactory,
     SegmentFactory,
     UserFactory,
@@ -23,26 +22,16 @@ BLACK = {"expression": 'metadata.tier == "black"', "subject": "account", "priori
 
 
 @pytest.fixture
-def world(client_for, django_capture_on_commit_callbacks):
-    ledger = LedgerFactory()
+def world(tenant, django_capture_on_commit_callbacks):
+    ledger, ledger_url = tenant["ledger"], tenant["ledger_url"]
     black = SegmentFactory(ledger=ledger, name="Black")
     gold = SegmentFactory(ledger=ledger, name="Gold")
     group = SegmentFactory(ledger=None, organization=ledger.organization, name="Group")
-    operator = UserFactory(username="operator")
-    member(operator, ledger.organization, Role.OPERATOR)
-    admin = UserFactory(username="admin")
-    member(admin, ledger.organization, Role.ADMIN)
-    organization_url = f"/v1/organizations/{ledger.organization_id}"
-    ledger_url = f"{organization_url}/ledgers/{ledger.pk}"
-    return {
-        "ledger": ledger,
+    return tenant | {
         "black": black,
-        "api": client_for(operator),
-        "admin": client_for(admin),
-        "ledger_url": ledger_url,
         "black_rule": f"{ledger_url}/segments/{black.pk}/rule",
         "gold_rule": f"{ledger_url}/segments/{gold.pk}/rule",
-        "group_rule": f"{organization_url}/segments/{group.pk}/rule",
+        "group_rule": f"{tenant['organization_url']}/segments/{group.pk}/rule",
         "gold": gold,
         "group": group,
         "commit": django_capture_on_commit_callbacks,
