@@ -27,6 +27,10 @@ venv: $(STAMP)
 run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo --url http://127.0.0.1:8000
+	@# The background worker (rule refreshes, previews, the rules' schedule) runs beside the
+	@# server and stops with it.
+	DEBUG=1 $(BIN)/python manage.py worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # PostgreSQL: $$DATABASE_URL when set, else the local server when it answers; SQLite only

@@ -99,32 +99,45 @@ class Effective:
     not_applied: list[NotApplied] = field(default_factory=list)
 
 
-Placed = tuple[Account | Portfolio, Segment | None, str | None]  # a subject after step 1
+# A subject after step 1: its effective segment, which it was, and how it got there.
+Placed = tuple[Account | Portfolio, Segment | None, str | None, str | None]
 
 
-def _placed(own: Segment | None, portfolios: Segment | None, via_own: str) -> tuple:
+def _placed(
+    own: Segment | None,
+    portfolios: Segment | None,
+    via_own: str,
+    assigned: tuple[str | None, str | None] = (None, None),
+) -> tuple:
     """Step 1's rule: the subject's own segment (``via_own``), else its live portfolio's
-    (``portfolios``, None when the portfolio is deleted or in no segment), else none."""
+    (``portfolios``, None when the portfolio is deleted or in no segment), else none; with
+    how the one chosen was assigned (``assigned``: the subject's and its portfolio's
+    ``segment_assigned_by``; ``rule``, else ``manual``)."""
     if own is not None:
-        return own, via_own
+        return own, via_own, "rule" if assigned[0] == "rule" else "manual"
     if portfolios is not None:
-        return portfolios, "portfolio"
-    return None, None
+        return portfolios, "portfolio", "rule" if assigned[1] == "rule" else "manual"
+    return None, None, None
 
 
-def effective_segment(subject: Account | Portfolio) -> tuple[Segment | None, str | None]:
+def effective_segment(
+    subject: Account | Portfolio,
+) -> tuple[Segment | None, str | None, str | None]:
     """Step 1 for a subject read with its joins (``EFFECTIVE_JOINS``): its effective
-    segment, and which it was."""
+    segment, which it was, and how it was assigned."""
     own = subject.segment if subject.segment_id is not None else None
     portfolio = getattr(subject, "portfolio", None)
     live = portfolio is not None and portfolio.deleted_at is None and portfolio.segment_id
     via_own = "account" if isinstance(subject, Account) else "portfolio"
-    return _placed(own, portfolio.segment if live else None, via_own)
+    assigned = (subject.segment_assigned_by, portfolio.segment_assigned_by if live else None)
+    return _placed(own, portfolio.segment if live else None, via_own, assigned)
 
 
 # What an answer shows of a segment, and what step 1 reads of an account (id first).
 _SEGMENT_COLUMNS = in_field_order(Segment, "id", "name", "organization_id", "ledger_id")
-_ACCOUNT_COLUMNS = in_field_order(Account, "id", "segment_id", "portfolio_id")
+_ACCOUNT_COLUMNS = in_field_order(
+    Account, "id", "segment_id", "portfolio_id", "segment_assigned_by"
+)
 
 
 def place_accounts(accounts: QuerySet[Account]) -> list[Placed]:
@@ -135,7 +148,11 @@ def place_accounts(accounts: QuerySet[Account]) -> list[Placed]:
     own = [f"segment__{name}" for name in _SEGMENT_COLUMNS]
     portfolios = [f"portfolio__segment__{name}" for name in _SEGMENT_COLUMNS]
     rows = accounts.order_by().values_list(
-        *_ACCOUNT_COLUMNS, *own, "portfolio__deleted_at", *portfolios
+        *_ACCOUNT_COLUMNS,
+        *own,
+        "portfolio__deleted_at",
+        "portfolio__segment_assigned_by",
+        *portfolios,
     )
     segments: dict[Any, Segment] = {}
 
@@ -151,9 +168,11 @@ def place_accounts(accounts: QuerySet[Account]) -> list[Placed]:
     for row in rows:
         account = Account.from_db(rows.db, _ACCOUNT_COLUMNS, row[:first])
         own_columns = row[first : first + width]
-        portfolio_deleted, portfolio_columns = row[first + width], row[first + width + 1 :]
+        portfolio_deleted, portfolio_by = row[first + width], row[first + width + 1]
+        portfolio_columns = row[first + width + 2 :]
         of_portfolio = segment(portfolio_columns) if portfolio_deleted is None else None
-        placed.append((account, *_placed(segment(own_columns), of_portfolio, "account")))
+        assigned = (account.segment_assigned_by, portfolio_by)
+        placed.append((account, *_placed(segment(own_columns), of_portfolio, "account", assigned)))
     return placed
 
 
@@ -250,8 +269,8 @@ def answers_for(
     ``effective_segment`` or ``place_accounts``), in one query."""
     at = at or timezone.now()
     answers = [
-        Effective(subject, at, segment, via, "manual" if segment is not None else None)
-        for subject, segment, via in placed
+        Effective(subject, at, segment, via, assigned_by)
+        for subject, segment, via, assigned_by in placed
     ]
     by_segment = benefits_at({answer.segment.pk for answer in answers if answer.segment}, at)
     decided: dict[Any, tuple[list, list]] = {}  # one choice per segment, shared by its answers

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_tasks_db",
     "segments",
 ]
 
@@ -310,3 +311,22 @@ EVENTS_SOURCE = os.environ.get("EVENTS_SOURCE", "ledger")
 EVENTS_MAX_ATTEMPTS = int(os.environ.get("EVENTS_MAX_ATTEMPTS", "10"))
 EVENTS_BACKOFF_CAP_SECONDS = float(os.environ.get("EVENTS_BACKOFF_CAP_SECONDS", "300"))
 EVENTS_RETENTION_DAYS = int(os.environ.get("EVENTS_RETENTION_DAYS", "7"))
+
+# Background jobs (issue #14; segments/tasks.py): Django's tasks framework on the database
+# backend, run by `manage.py worker` (django_tasks_db's worker, which first resumes the
+# refreshes a killed worker left and keeps the schedule of time-dependent rules). A rule's
+# refresh moves SEGMENTS_REFRESH_BATCH rows per transaction; rules that read `now` are
+# re-evaluated every SEGMENTS_TIME_RULES_REFRESH_SECONDS; a rule preview that runs past
+# SEGMENTS_PREVIEW_TIMEOUT_MS goes on as a job (202).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+        "OPTIONS": {"id_function": "uuid6.uuid7"},
+    }
+}
+SEGMENTS_REFRESH_BATCH = int(os.environ.get("SEGMENTS_REFRESH_BATCH", "20000"))
+SEGMENTS_TIME_RULES_REFRESH_SECONDS = int(
+    os.environ.get("SEGMENTS_TIME_RULES_REFRESH_SECONDS", "300")
+)
+SEGMENTS_PREVIEW_TIMEOUT_MS = int(os.environ.get("SEGMENTS_PREVIEW_TIMEOUT_MS", "2000"))

@@ -269,3 +269,31 @@ def test_benefits_per_segment_can_be_zero_and_not_negative():
     assert not Benefit.all_objects.exists() and not BenefitVersion.objects.exists()
     with pytest.raises(CommandError, match="--benefits-per-segment"):
         _generate(reset=True, benefits_per_segment=-1)
+
+
+def test_rules_are_attached_with_one_refresh_which_the_worker_runs_to_their_members():
+    from segments.models import RuleRefresh, SegmentRule
+    from segments.rules import evaluate, parse_rule, row_values
+    from tests.testing.worker import run_worker
+
+    output = _generate(rules=5)
+    assert "5 dynamic segments" in output
+    refresh = RuleRefresh.objects.get()  # one refresh for the five rules, not one each
+    assert (refresh.cause, refresh.status) == ("bulk", "queued")
+    rules = list(SegmentRule.objects.order_by("priority"))
+    assert [rule.priority for rule in rules] == [1, 2, 3, 4, 5]
+    parsed = [(rule.segment_id, parse_rule(rule.expression, "account")) for rule in rules]
+    ledger_accounts = Account.objects.filter(ledger_id=refresh.ledger_id)
+    expected = {}
+    movable = ledger_accounts.filter(segment__isnull=True, deleted_at__isnull=True)
+    for account in movable.select_related("portfolio"):
+        values = row_values(account)
+        winner = next((pk for pk, rule in parsed if evaluate(rule, values)), None)
+        if winner:
+            expected[account.pk] = winner
+    run_worker()
+    refresh.refresh_from_db()
+    assert refresh.status == "done", refresh.error
+    taken = dict(ledger_accounts.filter(segment_assigned_by="rule").values_list("pk", "segment_id"))
+    assert taken and taken == expected
+    assert refresh.added == len(expected)

@@ -91,7 +91,13 @@ def test_seed_demo_is_idempotent_and_prints_login_and_token():
         "Black",
         "Platinum",
         "Student",
+        "Tier black (dynamic)",
     }
+    dynamic = Segment.objects.get(name="Tier black (dynamic)")
+    assert dynamic.rule.expression == 'metadata.tier == "black"'
+    members = Account.objects.filter(segment=dynamic)
+    assert members.exists() and all(a.metadata["tier"] == "black" for a in members)
+    assert set(members.values_list("segment_assigned_by", flat=True)) == {"rule"}
     assert Segment.objects.get(ledger__isnull=True).name == "Private"
     assert 55 <= Account.objects.count() <= 65
     assert Portfolio.objects.count() == 6

@@ -4,13 +4,17 @@ everything (``segments.services.rules``): a rule is checked before any SQL (400 
 naming the position and the token), its priority is unique in the organization (409
 ``9011``); a manual segment has no rule (404 ``0007``); ``DELETE`` needs ``keepMembers``
 (``true``: the rule's members stay, pinned; ``false``: they leave). Changing the rule
-needs the operator role, removing it the admin role, as deleting a segment does."""
+needs the operator role, removing it the admin role, as deleting a segment does.
+
+A rule change enqueues the refresh of its scope (the worker runs it): ``PUT`` answers with
+``refresh: {id, status}``; ``POST S/refresh`` enqueues one by hand (202) and ``GET
+S/refreshes/{id}`` follows its status and counts."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -21,7 +25,8 @@ from segments.api import operations as docs
 from segments.api.benefit_serializers import StrictIntegerField
 from segments.api.parsing import parse_body
 from segments.api.serializers import StrictCharField
-from segments.models import Segment, SegmentRule
+from segments.ids import uuid_or_none
+from segments.models import RuleRefresh, Segment, SegmentRule
 from segments.tenancy import Action, authorize
 
 
@@ -38,6 +43,35 @@ class RuleInputSerializer(serializers.Serializer):
     )
 
 
+class RefreshReferenceSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField(help_text="`queued`, `running`, `done` or `failed`.")
+
+
+class RefreshSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField(help_text="`queued`, `running`, `done` or `failed`.")
+    cause = serializers.CharField(help_text="`rule`, `requested`, `schedule` or `bulk`.")
+    segmentId = serializers.UUIDField(source="segment_id", allow_null=True)
+    ledgerId = serializers.UUIDField(
+        source="ledger_id", allow_null=True, help_text="Null: every ledger of the organization."
+    )
+    subjects = serializers.ListField(child=serializers.CharField())
+    scanned = serializers.IntegerField(help_text="Rows evaluated so far.")
+    added = serializers.IntegerField(help_text="Rows that joined a segment so far.")
+    removed = serializers.IntegerField(help_text="Rows that left a segment so far.")
+    ruleVersion = serializers.IntegerField(source="rule_version", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    error = serializers.CharField(allow_null=True)
+
+    def to_representation(self, instance: RuleRefresh) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["error"] = instance.error or None
+        return data
+
+
 class RuleSerializer(serializers.Serializer):
     expression = serializers.CharField()
     subject = serializers.CharField(help_text="`account` or `portfolio`.")
@@ -45,6 +79,16 @@ class RuleSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="+1 on every change of the rule.")
     fieldsUsed = serializers.ListField(child=serializers.CharField(), source="fields_used")
     timeDependent = serializers.BooleanField(source="time_dependent")
+    refresh = serializers.SerializerMethodField(
+        help_text="The refresh this change enqueued (the latest one when nothing changed)."
+    )
+
+    @extend_schema_field(RefreshReferenceSerializer(allow_null=True))
+    def get_refresh(self, rule: SegmentRule) -> dict[str, Any] | None:
+        refresh = getattr(rule, "refresh", None)
+        if refresh is None:
+            return None
+        return {"id": str(refresh.pk), "status": refresh.status}
 
 
 KEEP_MEMBERS = OpenApiParameter(
@@ -104,6 +148,30 @@ class RuleMixin:
         )
         return Response(RuleSerializer(rule).data)
 
+    @action(detail=True, methods=["post"], url_path="refresh", name="Refresh")
+    def refresh(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        segment = self.get_object()
+        authorize(request.user, segment.organization_id, Action.CHANGE)
+        refresh = services.request_refresh(request.user, segment)
+        return Response(RefreshSerializer(refresh).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"refreshes/(?P<refresh_id>[^/]+)",
+        name="Refresh status",
+    )
+    def refresh_status(self, request: Request, *args: Any, refresh_id: str, **kwargs: Any):
+        segment = self.get_object()
+        refresh = RuleRefresh.objects.filter(
+            pk=uuid_or_none(refresh_id), segment_id=segment.pk
+        ).first()
+        if refresh is None:
+            raise errors.EntityNotFound(
+                "No refresh of this segment has that id.", entity_type="RuleRefresh"
+            )
+        return Response(RefreshSerializer(refresh).data)
+
 
 RULE_NOTE = (
     "A dynamic segment's members are the accounts (or portfolios) its rule matches, "
@@ -136,8 +204,8 @@ def rule_docs(label: str, tag: str) -> dict[str, Any]:
                 errors=docs.WRITE_ERRORS,
                 description="The rule is checked before anything runs (400 `0047` naming "
                 "the line, the column and the token); a priority another dynamic segment "
-                "of the organization has is 409 `9011`. The segment's members are "
-                "re-evaluated before the answer. " + RULE_NOTE,
+                "of the organization has is 409 `9011`. The scope's members are "
+                "re-evaluated by a background refresh, named in `refresh`. " + RULE_NOTE,
             ),
             docs.operation(
                 f"delete{label}Rule",
@@ -149,5 +217,35 @@ def rule_docs(label: str, tag: str) -> dict[str, Any]:
                 parameters=[KEEP_MEMBERS],
                 description="`keepMembers` is required (400 `0082` without it).",
             ),
-        ]
+        ],
+        **refresh_docs(label, tag),
+    }
+
+
+def refresh_docs(label: str, tag: str) -> dict[str, Any]:
+    """The documentation of ``S/refresh`` and ``S/refreshes/{id}``."""
+    return {
+        "refresh": docs.operation(
+            f"refresh{label}Rule",
+            "Re-evaluate a dynamic segment's scope now",
+            tag,
+            request=None,
+            success={202: OpenApiResponse(RefreshSerializer)},
+            errors=docs.WRITE_ERRORS,
+            description="Enqueues a refresh of the rules of the segment's scope for the "
+            "worker; follow it at `refreshes/{id}`. 404 `0007` for a manual segment. "
+            "A refresh writes only the rows whose segment changes, in batches.",
+        ),
+        "refresh_status": docs.operation(
+            f"get{label}Refresh",
+            "A refresh's status and counts",
+            tag,
+            success={200: OpenApiResponse(RefreshSerializer)},
+            errors=docs.READ_ERRORS,
+            parameters=[
+                OpenApiParameter("refresh_id", str, OpenApiParameter.PATH, description="Its id.")
+            ],
+            description="`queued`, `running` (with the counts so far), `done` or `failed` "
+            "(with `error`). A refresh whose worker died is resumed where it stopped.",
+        ),
     }

@@ -18,6 +18,7 @@ from segments.models import (
     Organization,
     Portfolio,
     Role,
+    RuleRefresh,
     Segment,
     SegmentHistory,
     SegmentRule,
@@ -38,6 +39,7 @@ def empty_tables(*, reset: bool) -> None:
         for model in (
             BenefitVersion,
             Benefit,
+            RuleRefresh,
             SegmentRule,
             SegmentHistory,
             Membership,

@@ -29,7 +29,13 @@ from segments.models.entities import (
     Status,
 )
 from segments.models.events import Event, EventStatus
-from segments.models.rules import RuleSubject, SegmentRule
+from segments.models.rules import (
+    RefreshCause,
+    RefreshStatus,
+    RuleRefresh,
+    RuleSubject,
+    SegmentRule,
+)
 
 __all__ = [
     "Account",
@@ -50,7 +56,10 @@ __all__ = [
     "Membership",
     "Organization",
     "Portfolio",
+    "RefreshCause",
+    "RefreshStatus",
     "Role",
+    "RuleRefresh",
     "RuleSubject",
     "Segment",
     "SegmentHistory",

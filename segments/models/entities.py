@@ -439,6 +439,7 @@ class HistoryAction(models.TextChoices):
     BENEFIT_DELETED = "benefit_deleted", "Benefit deleted"
     RULE_UPDATED = "rule_updated", "Rule updated"
     RULE_DELETED = "rule_deleted", "Rule deleted"
+    MEMBERSHIP_REFRESHED = "membership_refreshed", "Membership refreshed"
 
 
 class SegmentHistory(models.Model):

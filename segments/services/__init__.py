@@ -24,6 +24,7 @@ and the pieces they share: ``validation`` (fields a call may set, field rules, s
 
 from segments.services.accounts import create_account, delete_account, update_account
 from segments.services.benefits import create_benefit, delete_benefit, update_benefit
+from segments.services.evaluation import apply_rules
 from segments.services.history import HISTORY_ID_SAMPLE, actor_name
 from segments.services.ledgers import create_ledger, delete_ledger, update_ledger
 from segments.services.membership import (
@@ -40,7 +41,8 @@ from segments.services.organizations import (
     update_organization,
 )
 from segments.services.portfolios import create_portfolio, delete_portfolio, update_portfolio
-from segments.services.rules import apply_rules, delete_rule, put_rule, refresh_scope
+from segments.services.refresh import enqueue_refresh, request_refresh
+from segments.services.rules import delete_rule, put_rule
 from segments.services.segments import (
     create_segment,
     delete_segment,
@@ -84,10 +86,11 @@ __all__ = [
     "delete_portfolio",
     "delete_rule",
     "delete_segment",
+    "enqueue_refresh",
     "entity_etag",
     "put_rule",
-    "refresh_scope",
     "remove_members",
+    "request_refresh",
     "restore_segment",
     "segment_for_member",
     "update_account",

@@ -36,6 +36,7 @@ from segments.models import (
     Segment,
     SegmentRule,
 )
+from segments.services.evaluation import apply_rules_to_unpinned
 from segments.services.events import members_changed
 from segments.services.history import HISTORY_ID_SAMPLE, record, record_membership
 from segments.services.rows import lock_for_update
@@ -249,7 +250,8 @@ def remove_members(
     portfolio_ids: Iterable[Any] = (),
 ) -> dict[str, int]:
     """Take accounts and portfolios out of a segment, all or nothing: every id must be a
-    live member of this segment. At most 10,000 ids per call. Returns the counts removed."""
+    live member of this segment. At most 10,000 ids per call. Those taken out are unpinned:
+    the rules of their scope may take them at once. Returns the counts removed."""
     segment, account_uuids, portfolio_uuids = _lock_with_members(
         segment, account_ids, portfolio_ids
     )
@@ -264,6 +266,8 @@ def remove_members(
     record_membership(
         segment.pk, actor, HistoryAction.MEMBERS_REMOVED, account_uuids, portfolio_uuids
     )
+    apply_rules_to_unpinned(Portfolio, portfolio_uuids, actor)
+    apply_rules_to_unpinned(Account, account_uuids, actor)
     return {"accounts": len(account_uuids), "portfolios": len(portfolio_uuids)}
 
 

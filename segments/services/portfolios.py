@@ -3,7 +3,7 @@ that takes members of its ledger (``membership.segment_for_member``); a portfoli
 holding live accounts is not deleted, and a deleted one leaves its segment. Changes of
 its segment are recorded in the segments' history. A segment set by hand pins it;
 ``segment_id=None`` unpins it; after every write the rules of its scope place it and the
-accounts its metadata decides for (``services.rules.apply_rules_to``), in the same
+accounts its metadata decides for (``services.evaluation.apply_rules_to``), in the same
 transaction."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from segments import locking
 from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import AssignedBy, HistoryAction, Ledger, Portfolio
+from segments.services.evaluation import apply_rules_to
 from segments.services.events import emit_entity
 from segments.services.history import record_membership, record_move
 from segments.services.membership import segment_for_member, segment_or_none
 from segments.services.rows import delete_checked, hold_parent, lock_for_update
-from segments.services.rules import apply_rules_to
 from segments.services.validation import (
     new_entity,
     refuse_unknown_changes,

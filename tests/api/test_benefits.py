@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from segments.models import Benefit, BenefitVersion, Role, SegmentHistory
+from segments.models import Account, Benefit, BenefitVersion, Portfolio, Role, SegmentHistory
 from tests.factories import (
     AccountFactory,
     OrganizationFactory,
@@ -183,6 +183,30 @@ def test_an_account_without_a_segment_gets_its_portfolios_benefits(world):
     alone = AccountFactory(ledger=world["ledger"])
     empty = world["api"].get(f"{world['ledger_url']}/accounts/{alone.pk}/benefits").json()
     assert (empty["segment"], empty["items"], empty["notApplied"]) == (None, [], [])
+
+
+def test_assigned_by_says_rule_for_a_rule_member_in_every_answer(world):
+    """A member a rule placed (its own or its portfolio's) is ``assignedBy: rule``."""
+    lounge = create(world, {"name": "Lounge", **LOUNGE})
+    by_rule = AccountFactory(ledger=world["ledger"], segment=world["segment"])
+    portfolio = PortfolioFactory(ledger=world["ledger"], segment=world["segment"])
+    through = AccountFactory(ledger=world["ledger"], portfolio=portfolio)
+    Account.objects.filter(pk=by_rule.pk).update(segment_assigned_by="rule")
+    Portfolio.objects.filter(pk=portfolio.pk).update(segment_assigned_by="rule")
+    pinned = AccountFactory(ledger=world["ledger"], segment=world["segment"])
+    Account.objects.filter(pk=pinned.pk).update(segment_assigned_by="manual")
+    base = f"{world['ledger_url']}/accounts"
+    for account, expected in ((by_rule, "rule"), (through, "rule"), (pinned, "manual")):
+        one = world["api"].get(f"{base}/{account.pk}/benefits").json()
+        assert one["segment"]["assignedBy"] == expected
+        assert [item["id"] for item in one["items"]] == [lounge["id"]]
+    ids = [str(account.pk) for account in (by_rule, through, pinned)]
+    resolved = world["api"].post(f"{base}/benefits/resolve", {"accountIds": ids}, format="json")
+    assert [item["segment"]["assignedBy"] for item in resolved.json()["items"]] == [
+        "rule",
+        "rule",
+        "manual",
+    ]
 
 
 def test_resolve_answers_many_accounts_in_constant_queries(world):

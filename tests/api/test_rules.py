@@ -15,14 +15,15 @@ from tests.factories import (
     UserFactory,
     member,
 )
+from tests.testing.worker import run_worker
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BLACK = {"expression": 'metadata.tier == "black"', "subject": "account", "priority": 10}
 
 
 @pytest.fixture
-def world(tenant, django_capture_on_commit_callbacks):
+def world(tenant):
     ledger, ledger_url = tenant["ledger"], tenant["ledger_url"]
     black = SegmentFactory(ledger=ledger, name="Black")
     gold = SegmentFactory(ledger=ledger, name="Gold")
@@ -34,13 +35,14 @@ def world(tenant, django_capture_on_commit_callbacks):
         "group_rule": f"{tenant['organization_url']}/segments/{group.pk}/rule",
         "gold": gold,
         "group": group,
-        "commit": django_capture_on_commit_callbacks,
     }
 
 
 def put(world, url, body, client=None):
-    with world["commit"](execute=True):
-        return (client or world["api"]).put(url, body, format="json")
+    """``PUT`` the rule, then let the worker run the refresh it enqueued."""
+    response = (client or world["api"]).put(url, body, format="json")
+    run_worker()
+    return response
 
 
 def assert_problem(response, status: int, code: str) -> dict:
@@ -59,13 +61,17 @@ def test_put_get_and_change_a_rule_and_its_members_follow(world):
     other = AccountFactory(ledger=world["ledger"], metadata={"tier": "gold"})
     response = put(world, world["black_rule"], BLACK)
     assert response.status_code == 200, response.content
-    assert response.json() == {
+    body = response.json()
+    refresh = body["refresh"]
+    assert body == {
         **BLACK,
         "version": 1,
         "fieldsUsed": ["metadata.tier"],
         "timeDependent": False,
+        "refresh": {"id": refresh["id"], "status": "queued"},
     }
-    assert "refresh" not in response.json()  # refreshed before the answer: no job to follow
+    status = world["api"].get(f"{world['black_rule'][:-5]}/refreshes/{refresh['id']}").json()
+    assert (status["status"], status["added"], status["ruleVersion"]) == ("done", 1, 1)
     assert world["api"].get(world["black_rule"]).json()["version"] == 1
     body = world["api"].get(account_url(world, black)).json()
     assert (body["segmentId"], body["segmentAssignedBy"]) == (str(world["black"].pk), "rule")
@@ -121,6 +127,22 @@ def test_a_pinned_account_never_moves_and_null_unpins_it(world):
     )
 
 
+def test_members_taken_out_by_hand_are_unpinned_and_the_rules_take_them_at_once(world):
+    put(world, world["black_rule"], BLACK)
+    account = AccountFactory(ledger=world["ledger"], metadata={"tier": "black"})
+    url = account_url(world, account)
+    world["api"].patch(url, {"segmentId": str(world["gold"].pk)}, format="json")
+    gold_url = world["gold_rule"].removesuffix("/rule")
+    removed = world["api"].post(
+        f"{gold_url}/members/remove", {"accountIds": [str(account.pk)]}, format="json"
+    )
+    assert removed.status_code == 200, removed.content
+    body = world["api"].get(url).json()
+    assert (body["segmentId"], body["segmentAssignedBy"]) == (str(world["black"].pk), "rule")
+    world["black"].refresh_from_db()
+    assert world["black"].account_count == 1
+
+
 def test_manual_assignment_to_a_dynamic_segment_is_refused(world):
     put(world, world["black_rule"], BLACK)
     account = AccountFactory(ledger=world["ledger"])
@@ -156,8 +178,8 @@ def test_delete_rule_keeps_or_removes_the_rule_members_only(world, keep):
     by_rule = AccountFactory(ledger=world["ledger"], metadata={"tier": "black"})
     world["api"].patch(account_url(world, by_rule), {"name": "x"}, format="json")
     assert_problem(world["admin"].delete(world["black_rule"]), 400, "0082")
-    with world["commit"](execute=True):
-        response = world["admin"].delete(f"{world['black_rule']}?keepMembers={str(keep).lower()}")
+    response = world["admin"].delete(f"{world['black_rule']}?keepMembers={str(keep).lower()}")
+    run_worker()
     assert response.status_code == 204, response.content
     body = world["api"].get(account_url(world, by_rule)).json()
     if keep:
@@ -201,7 +223,9 @@ def test_every_bad_rule_is_refused_before_any_sql_and_changes_nothing(
 ):
     segment = world["black"]
     with django_assert_max_num_queries(8):  # authentication and the segment; no rule SQL
-        response = put(world, world["black_rule"], {**BLACK, "expression": expression})
+        response = world["api"].put(
+            world["black_rule"], {**BLACK, "expression": expression}, format="json"
+        )
     problem = assert_problem(response, 400, "0047")
     assert "expression" in problem.get("fields", {}) or problem["message"]
     assert not SegmentRule.objects.exists()

@@ -11,16 +11,37 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from segments import services
-from segments.models import Account, AssignedBy, Event, Segment, SegmentHistory, SegmentRule
-from segments.services.rules import refresh_scope
+from segments.models import (
+    Account,
+    AssignedBy,
+    Event,
+    RuleRefresh,
+    Segment,
+    SegmentHistory,
+    SegmentRule,
+)
 from tests.factories import AccountFactory, LedgerFactory, PortfolioFactory, SegmentFactory
+from tests.testing.worker import run_worker
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def segment_of(account) -> tuple:
     row = Account.objects.get(pk=account.pk)
     return row.segment_id, row.segment_assigned_by
+
+
+def finished(refresh: RuleRefresh) -> RuleRefresh:
+    """``refresh`` once the worker ran what is queued."""
+    run_worker()
+    refresh.refresh_from_db()
+    assert refresh.status == "done", refresh.error
+    return refresh
+
+
+def refresh_scope(organization_id, ledger_id=None) -> RuleRefresh:
+    """A refresh of the scope, run by the worker; the refresh as it ended."""
+    return finished(services.enqueue_refresh(None, organization_id, ledger_id, cause="requested"))
 
 
 @pytest.fixture
@@ -36,8 +57,8 @@ def test_a_refresh_writes_only_changes_and_a_second_one_changes_nothing(ledger):
         ledger=ledger, metadata={"tier": "black"}, segment=SegmentFactory(ledger=ledger)
     )
     Account.objects.filter(pk=pinned.pk).update(segment_assigned_by=AssignedBy.MANUAL)
-    services.put_rule(None, segment, 'metadata.tier == "black"', "account", 1)
-    first = refresh_scope(ledger.organization_id, ledger.pk)
+    rule = services.put_rule(None, segment, 'metadata.tier == "black"', "account", 1)
+    first = finished(rule.refresh)
     assert (first.added, first.removed, first.scanned) == (3, 0, 5)
     assert all(segment_of(a) == (segment.pk, AssignedBy.RULE) for a in black)
     assert segment_of(pinned)[1] == AssignedBy.MANUAL

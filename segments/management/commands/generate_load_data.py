@@ -21,6 +21,7 @@ from segments.loaddata.checks import check_references, restore_row_triggers, ski
 from segments.loaddata.history import write_history
 from segments.loaddata.indexes import drop_secondary_indexes, rebuild_indexes
 from segments.loaddata.rows import Rows
+from segments.loaddata.rules import attach_rules
 from segments.loaddata.shape import Loaded, Plan
 from segments.loaddata.streaming import load_tables
 from segments.loaddata.tables import BENCH_USERNAME, bench_user, empty_tables, make_admin, vacuum
@@ -63,6 +64,13 @@ class Command(BaseCommand):
             help="benefits of each live segment on average (each has between max(1, n-2) "
             "and n+2; 0 for none)",
         )
+        parser.add_argument(
+            "--rules",
+            type=int,
+            default=0,
+            help="dynamic segments in the bench ledger, each with a rule over the accounts' "
+            "metadata; one refresh is enqueued for them (the worker assigns the members)",
+        )
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument(
             "--reset",
@@ -99,12 +107,21 @@ class Command(BaseCommand):
             loaded = self._load(plan, progress, user.pk, timings, options["keep_indexes"])
             make_admin(user, loaded.organization_ids)
             _, token = ApiToken.issue(user, name="bench")
+            refresh = None
+            if options["rules"] > 0:
+                scope = (loaded.organization_ids[0], loaded.ledger_ids[0])
+                refresh = attach_rules(*scope, options["rules"], user)
         progress.close()
         with timed(timings, "vacuum"):
             vacuum()
         elapsed = time.perf_counter() - started
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         self._report(plan, loaded, timings, elapsed, peak_mb, token)
+        if refresh is not None:
+            self.stdout.write(
+                f"  {options['rules']} dynamic segments; their refresh {refresh.pk} is "
+                "queued (run `manage.py worker` to assign their members)"
+            )
 
     def _plan(self, options: dict[str, Any]) -> Plan:
         counts = {name: options[name] for name in COUNTED}

@@ -20,6 +20,7 @@ from segments.models import (
     Organization,
     Role,
     Segment,
+    SegmentRule,
 )
 
 ORGANIZATION = {"legal_name": "Lerian Bank", "legal_document": "12345678000199"}
@@ -38,6 +39,13 @@ LEDGER_SEGMENTS = {
         "metadata": {"tier": "student", "cashback": "2%"},
     },
 }
+# One dynamic segment (in the "Cards" ledger), so that a new user sees a rule at work: its
+# members are the unassigned accounts whose metadata says tier black.
+DYNAMIC_SEGMENT = (
+    "Tier black (dynamic)",
+    {"description": "Every account whose metadata says tier black, chosen by its rule."},
+    {"expression": 'metadata.tier == "black"', "subject": "account", "priority": 10},
+)
 ORGANIZATION_SEGMENT = (
     "Private",
     {
@@ -162,6 +170,12 @@ class Command(BaseCommand):
                 actor, segment, name=name, kind=kind, parameters=parameters, **fields
             )
 
+    def _dynamic(self, actor, organization, ledger) -> None:
+        name, fields, rule = DYNAMIC_SEGMENT
+        segment = self._segment(actor, organization, ledger, name, fields)
+        if not SegmentRule.objects.filter(segment=segment).exists():
+            services.put_rule(actor, segment, rule["expression"], rule["subject"], rule["priority"])
+
     def _ledger(self, actor, organization, name, private) -> None:
         ledger = Ledger.objects.filter(organization=organization, name=name).first()
         if ledger is None:
@@ -172,10 +186,14 @@ class Command(BaseCommand):
         ]
         for segment in segments:
             self._benefits(actor, segment)
-        if Account.objects.filter(ledger=ledger).exists():
-            return
+        if name == LEDGERS[0]:
+            self._dynamic(actor, organization, ledger)
+        if not Account.objects.filter(ledger=ledger).exists():
+            self._members(actor, ledger, [*segments, private, None])
+
+    def _members(self, actor, ledger, choices: list) -> None:
+        name = ledger.name
         rng = random.Random(name)
-        choices = [*segments, private, None]
         portfolios = []
         for index in range(PORTFOLIOS_PER_LEDGER):
             segment = choices[index % len(choices)]
@@ -200,5 +218,12 @@ class Command(BaseCommand):
                 alias=f"@{name.lower()}-{index + 1:03d}",
                 segment_id=segment.pk if segment else None,
                 portfolio_id=portfolio.pk if portfolio else None,
-                metadata={"branch": f"{rng.randint(1, 40):04d}"} if index % 3 == 0 else {},
+                metadata=_account_metadata(rng, index),
             )
+
+
+def _account_metadata(rng: random.Random, index: int) -> dict:
+    metadata = {"branch": f"{rng.randint(1, 40):04d}"} if index % 3 == 0 else {}
+    if index % 4 == 0:
+        metadata["tier"] = rng.choice(["black", "black", "gold"])
+    return metadata

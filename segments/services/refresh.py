@@ -1,0 +1,340 @@
+"""Refreshes: the re-evaluation of a scope's rules over all its members, as a background
+job of Django's tasks framework (``refresh_rules``, run by ``manage.py worker``).
+
+The rules:
+
+- ``enqueue_refresh`` writes the ``RuleRefresh`` and its task in the caller's transaction
+  (the task backend is the database): a rule change that rolls back enqueues nothing, and
+  one that commits always has its refresh.
+- ``run_refresh`` evaluates the scope ledger by ledger (id order), accounts then
+  portfolios, in keyset batches of ``SEGMENTS_REFRESH_BATCH`` rows, ONE transaction each,
+  writing only the rows whose segment changes (``services.evaluation.apply_rules``); the
+  batch's transaction also adds its counts to the refresh and moves its cursor, so what
+  the refresh says is what was committed.
+- Two refreshes of one ledger never run at once: a refresh first takes a PostgreSQL
+  advisory lock per ledger of its scope (id order, so two refreshes cannot wait for each
+  other in a cycle) and holds them to its end; it is ``running`` only once it holds them.
+- A running refresh also holds a lock of its own id. ``resume_interrupted`` (the worker's
+  start, the schedule) enqueues again every unfinished refresh whose lock nobody holds —
+  its worker died — and it resumes from its cursor. A refresh that is done does nothing.
+- When it ends, a refresh that moved members is one ``membership_refreshed`` entry in its
+  segment's history (who, rule version, added and removed counts) with its
+  ``segment.membership.refreshed`` event; the moves themselves are in the history of the
+  segments they left and joined, batch by batch.
+- Time-dependent rules (they read ``now``) are refreshed by ``refresh_time_dependent``,
+  which the worker runs every ``SEGMENTS_TIME_RULES_REFRESH_SECONDS``; a scope that already
+  has a refresh waiting gets no second one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.tasks import task
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from segments import errors
+from segments.models import (
+    Account,
+    HistoryAction,
+    Ledger,
+    Portfolio,
+    RefreshCause,
+    RefreshStatus,
+    RuleRefresh,
+    RuleSubject,
+    Segment,
+    SegmentRule,
+    Status,
+)
+from segments.services.evaluation import Moves, apply_rules
+from segments.services.events import emit
+from segments.services.history import actor_name, record
+from segments.services.rows import lock_for_update
+
+logger = logging.getLogger("segments.refresh")
+
+MODELS = {RuleSubject.ACCOUNT: Account, RuleSubject.PORTFOLIO: Portfolio}
+SUBJECT_ORDER = (RuleSubject.ACCOUNT.value, RuleSubject.PORTFOLIO.value)
+UNFINISHED = (RefreshStatus.QUEUED, RefreshStatus.RUNNING)
+BATCH_ATTEMPTS = 3
+REFRESHED = "segment.membership.refreshed"
+
+
+@task()
+def refresh_rules(refresh_id: str) -> dict[str, Any]:
+    """The task: run (or resume) the refresh ``refresh_id``."""
+    return run_refresh(refresh_id)
+
+
+def enqueue_refresh(
+    actor: Any,
+    organization_id: Any,
+    ledger_id: Any = None,
+    subjects: Iterable[str] = SUBJECT_ORDER,
+    *,
+    cause: str,
+    segment: Segment | None = None,
+) -> RuleRefresh:
+    """A refresh of a ledger's rules (every ledger of the organization when ``ledger_id``
+    is None) over ``subjects``, queued for the worker in the caller's transaction."""
+    rule = SegmentRule.objects.filter(segment_id=segment.pk).first() if segment else None
+    refresh = RuleRefresh.objects.create(
+        organization_id=organization_id,
+        ledger_id=ledger_id,
+        segment=segment,
+        subjects=[subject for subject in SUBJECT_ORDER if subject in set(subjects)],
+        cause=cause,
+        rule_version=rule.version if rule else None,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_name=actor_name(actor),
+    )
+    _enqueue_task(refresh, refresh_rules)
+    return refresh
+
+
+def _enqueue_task(refresh: RuleRefresh, task: Any) -> None:
+    result = task.enqueue(str(refresh.pk))
+    RuleRefresh.objects.filter(pk=refresh.pk).update(task_id=result.id)
+    refresh.task_id = result.id
+
+
+def request_refresh(actor: Any, segment: Segment) -> RuleRefresh:
+    """``POST S/refresh``: a refresh of a dynamic segment's scope (404 ``0007`` for a
+    manual segment)."""
+    rule = SegmentRule.objects.filter(segment_id=segment.pk).first()
+    if rule is None:
+        raise errors.EntityNotFound(
+            "The segment is manual: it has no rule to refresh.", entity_type="SegmentRule"
+        )
+    with transaction.atomic():
+        return enqueue_refresh(
+            actor,
+            segment.organization_id,
+            segment.ledger_id,
+            [rule.subject],
+            cause=RefreshCause.REQUESTED,
+            segment=segment,
+        )
+
+
+# --------------------------------------------------------------------------- locks
+
+
+def _lock_key(name: str) -> str:
+    return f"segments.rules:{name}"
+
+
+@contextlib.contextmanager
+def _held(names: list[str]) -> Iterator[None]:
+    """Session-level advisory locks of ``names``, taken in that order, released at the end
+    (PostgreSQL only; elsewhere one process runs everything)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [_lock_key(name)])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for name in reversed(names):
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [_lock_key(name)])
+
+
+def _nobody_holds(name: str) -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [_lock_key(name)])
+        (free,) = cursor.fetchone()
+        if free:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [_lock_key(name)])
+    return free
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_refresh(refresh_id: Any) -> dict[str, Any]:
+    """The worker's part: run (or resume from its cursor) one refresh; returns its counts."""
+    with _held([f"refresh:{refresh_id}"]):
+        refresh = RuleRefresh.objects.select_related("actor").get(pk=refresh_id)
+        if refresh.status not in UNFINISHED:
+            return _counts(refresh)
+        ledger_ids = _ledger_ids(refresh)
+        with _held([f"ledger:{pk}" for pk in ledger_ids]):
+            _start(refresh)
+            try:
+                for ledger_id in _from_cursor(ledger_ids, refresh.cursor, "ledger"):
+                    _refresh_ledger(refresh, ledger_id)
+            except Exception as exc:
+                _fail(refresh, exc)
+                raise
+            _finish(refresh)
+    return _counts(refresh)
+
+
+def _counts(refresh: RuleRefresh) -> dict[str, Any]:
+    return {
+        "status": refresh.status,
+        "scanned": refresh.scanned,
+        "added": refresh.added,
+        "removed": refresh.removed,
+    }
+
+
+def _ledger_ids(refresh: RuleRefresh) -> list[str]:
+    ledgers = Ledger.all_objects.filter(organization_id=refresh.organization_id)
+    if refresh.ledger_id is not None:
+        ledgers = ledgers.filter(pk=refresh.ledger_id)
+    return [str(pk) for pk in ledgers.order_by("pk").values_list("pk", flat=True)]
+
+
+def _from_cursor(values: list[str], cursor: dict | None, key: str) -> list[str]:
+    """The values still to do: from the cursor's (included) on, all when there is none."""
+    if not cursor or cursor.get(key) not in values:
+        return values
+    return values[values.index(cursor[key]) :]
+
+
+def _start(refresh: RuleRefresh) -> None:
+    now = timezone.now()
+    RuleRefresh.objects.filter(pk=refresh.pk).update(
+        status=RefreshStatus.RUNNING, started_at=Coalesce(F("started_at"), now), error=""
+    )
+    refresh.status = RefreshStatus.RUNNING
+    refresh.started_at = refresh.started_at or now
+
+
+def _fail(refresh: RuleRefresh, exc: BaseException) -> None:
+    logger.exception("refresh %s failed", refresh.pk)
+    refresh.status, refresh.finished_at = RefreshStatus.FAILED, timezone.now()
+    refresh.error = f"{type(exc).__name__}: {exc}"[:2000]
+    RuleRefresh.objects.filter(pk=refresh.pk).update(
+        status=refresh.status, finished_at=refresh.finished_at, error=refresh.error
+    )
+
+
+def _refresh_ledger(refresh: RuleRefresh, ledger_id: str) -> None:
+    ledger = Ledger.all_objects.get(pk=ledger_id)
+    cursor = refresh.cursor if (refresh.cursor or {}).get("ledger") == ledger_id else None
+    for subject in _from_cursor(list(refresh.subjects), cursor, "subject"):
+        after = cursor.get("after") if cursor and cursor.get("subject") == subject else None
+        while after != "end":
+            after = _batch(refresh, ledger, subject, after)
+        cursor = None
+
+
+def _batch(refresh: RuleRefresh, ledger: Ledger, subject: str, after: str | None) -> str:
+    """One batch in its transaction (again when it lost a race for locks); the id it ended
+    at, or ``"end"`` after the last."""
+    for attempt in range(1, BATCH_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _batch_once(refresh, ledger, subject, after)
+        except OperationalError as exc:
+            if attempt == BATCH_ATTEMPTS or not errors.is_lock_conflict(exc):
+                raise
+            logger.warning("refresh %s: batch lost a race, again (%s)", refresh.pk, exc)
+    raise AssertionError("unreachable")
+
+
+def _batch_once(refresh: RuleRefresh, ledger: Ledger, subject: str, after: str | None) -> str:
+    model = MODELS[subject]
+    ids = model.all_objects.filter(ledger_id=ledger.pk).order_by("pk")
+    if after is not None:
+        ids = ids.filter(pk__gt=after)
+    batch = list(ids.values_list("pk", flat=True)[: settings.SEGMENTS_REFRESH_BATCH])
+    moves = Moves()
+    if batch:
+        rows = model.objects.filter(pk__gte=batch[0], pk__lte=batch[-1])
+        moves = apply_rules(ledger, rows, actor=refresh.actor)
+    last = str(batch[-1]) if len(batch) == settings.SEGMENTS_REFRESH_BATCH else "end"
+    refresh.cursor = {"ledger": str(ledger.pk), "subject": subject, "after": last}
+    refresh.scanned += len(batch)
+    refresh.added += moves.added
+    refresh.removed += moves.removed
+    RuleRefresh.objects.filter(pk=refresh.pk).update(
+        scanned=F("scanned") + len(batch),
+        added=F("added") + moves.added,
+        removed=F("removed") + moves.removed,
+        cursor=refresh.cursor,
+    )
+    return last
+
+
+@transaction.atomic
+def _finish(refresh: RuleRefresh) -> None:
+    refresh.status, refresh.finished_at = RefreshStatus.DONE, timezone.now()
+    RuleRefresh.objects.filter(pk=refresh.pk).update(
+        status=refresh.status, finished_at=refresh.finished_at
+    )
+    if refresh.segment_id is None or not (refresh.added or refresh.removed):
+        return
+    segment = lock_for_update(Segment.all_objects.get(pk=refresh.segment_id))
+    summary = {
+        "refreshId": str(refresh.pk),
+        "ruleVersion": refresh.rule_version,
+        "cause": refresh.cause,
+        "scanned": refresh.scanned,
+        "added": refresh.added,
+        "removed": refresh.removed,
+    }
+    record(segment, refresh.actor, HistoryAction.MEMBERSHIP_REFRESHED, None, summary)
+    data = {"segmentId": str(segment.pk), **summary}
+    emit(segment.organization_id, REFRESHED, segment.pk, refresh.finished_at, data)
+
+
+# --------------------------------------------------------------------------- the worker's chores
+
+
+def resume_interrupted() -> list[RuleRefresh]:
+    """Enqueue again every unfinished refresh whose worker is gone (nobody holds its lock
+    and its task is not waiting to run); returns them."""
+    waiting = set(DBTaskResult.objects.filter(status="READY").values_list("id", flat=True))
+    resumed = []
+    for refresh in RuleRefresh.objects.filter(status__in=UNFINISHED).order_by("created_at"):
+        if refresh.task_id in waiting or not _nobody_holds(f"refresh:{refresh.pk}"):
+            continue
+        logger.warning("refresh %s was interrupted: resuming it", refresh.pk)
+        DBTaskResult.objects.filter(id=refresh.task_id, status="RUNNING").update(
+            status="FAILED", finished_at=timezone.now()
+        )
+        _enqueue_task(refresh, refresh_rules)
+        resumed.append(refresh)
+    return resumed
+
+
+def refresh_time_dependent() -> list[RuleRefresh]:
+    """One refresh per scope whose live, active rules read ``now``, unless that scope
+    already has one waiting; returns the refreshes queued."""
+    rules = SegmentRule.objects.filter(
+        time_dependent=True, segment__deleted_at__isnull=True, segment__status_code=Status.ACTIVE
+    ).select_related("segment")
+    queued = []
+    for rule in rules.order_by("priority"):
+        scope = Q(organization_id=rule.organization_id, ledger_id=rule.ledger_id)
+        if RuleRefresh.objects.filter(scope, status=RefreshStatus.QUEUED).exists():
+            continue
+        with transaction.atomic():
+            queued.append(
+                enqueue_refresh(
+                    None,
+                    rule.organization_id,
+                    rule.ledger_id,
+                    [rule.subject],
+                    cause=RefreshCause.SCHEDULE,
+                    segment=rule.segment,
+                )
+            )
+    return queued
