@@ -39,6 +39,12 @@ from segments.api.pagination import TOTAL_COUNT_HEADER, AccountPagination, Entit
 from segments.api.parsing import parse_body
 from segments.api.renderers import FastJSONRenderer, ProblemAwareNegotiation
 from segments.api.rows import ACCOUNT_ROWS, PORTFOLIO_ROWS, SEGMENT_ROWS, RowFormat
+from segments.api.rule_preview import (
+    EXPLANATION_DOCS,
+    RulePreviewMixin,
+    SegmentExplanationMixin,
+    preview_docs,
+)
 from segments.api.rules import RuleMixin, rule_docs
 from segments.api.schema import PATH_UUIDS, ApiAutoSchema
 from segments.api.serializers import (
@@ -306,8 +312,9 @@ class InLedgerViewSet(EntityViewSet):
     **docs.crud_docs("Segment", "Segments", "Segments", Segment),
     **docs.member_docs("Segment", "Segments"),
     **rule_docs("Segment", "Segments"),
+    **preview_docs("Segment", "Segments"),
 )
-class SegmentViewSet(RuleMixin, InLedgerViewSet):
+class SegmentViewSet(RuleMixin, RulePreviewMixin, InLedgerViewSet):
     """Segments of a ledger, their members, their history and their rule. Their bodies
     carry their direct members' counts (the segment's own columns, kept by triggers)."""
 
@@ -399,6 +406,7 @@ class SegmentViewSet(RuleMixin, InLedgerViewSet):
     ),
     **docs.member_docs("OrganizationSegment", "Organization segments"),
     **rule_docs("OrganizationSegment", "Organization segments"),
+    **preview_docs("OrganizationSegment", "Organization segments"),
 )
 class OrganizationSegmentViewSet(SegmentViewSet):
     """Organization-level segments: usable by accounts and portfolios of every ledger."""
@@ -438,8 +446,9 @@ class PortfolioViewSet(EffectiveBenefitsMixin, InLedgerViewSet):
     **docs.crud_docs("Account", "Accounts", "Accounts", Account),
     **docs.ACCOUNT_LOOKUPS,
     **ACCOUNT_BENEFIT_DOCS,
+    **EXPLANATION_DOCS,
 )
-class AccountViewSet(AccountBenefitsMixin, InLedgerViewSet):
+class AccountViewSet(SegmentExplanationMixin, AccountBenefitsMixin, InLedgerViewSet):
     """Accounts of a ledger; pages after the first by number or by keyset ``cursor``."""
 
     view_label = "Account"
