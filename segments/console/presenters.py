@@ -2,8 +2,9 @@
 entries rendered readably (who, what, when, before → after, and the members an entry
 added or removed, by name: up to ten, then "and N more").
 
-``history_entries`` describes a page of entries with at most two extra queries (the
-members' names, looked up once for the whole page, deleted members included)."""
+``history_entries`` describes a page of entries with at most four extra queries (the
+members' names, looked up once for the whole page, deleted members included; whether each
+entry's events went out, ``segments.event_delivery``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from segments.console.benefit_words import parameters_in_words, window_in_words
-from segments.models import Account, HistoryAction, Portfolio, SegmentHistory, Status
+from segments.event_delivery import outcomes
+from segments.models import (
+    Account,
+    EventStatus,
+    HistoryAction,
+    Portfolio,
+    SegmentHistory,
+    Status,
+)
 from segments.validators import metadata_value_text
 
 STATUS_LABELS = {
@@ -37,6 +46,14 @@ ACTION_LABELS = {
     HistoryAction.BENEFIT_DELETED: _("Benefit deleted"),
     HistoryAction.RULE_UPDATED: _("Rule changed"),
     HistoryAction.RULE_DELETED: _("Rule removed"),
+    HistoryAction.MEMBERSHIP_REFRESHED: _("Members refreshed"),
+}
+
+# whether an entry's events went out (``event_delivery``): its words and its badge
+DELIVERY = {
+    EventStatus.PUBLISHED: (_("Sent"), "active"),
+    EventStatus.PENDING: (_("Waiting to be sent"), "pending"),
+    EventStatus.DEAD: (_("Failed — not sent"), "suspended"),
 }
 
 MEMBERS_NAMED = 10
@@ -71,6 +88,9 @@ class HistoryEntry:
     summary: str = ""
     members: str = ""  # the members added or removed, by name
     changes: list[Change] = field(default_factory=list)
+    delivery: str = ""  # its events: published, pending, dead, or "" (none)
+    delivery_label: str = ""
+    delivery_badge: str = ""
 
 
 def _text(value: Any) -> str:
@@ -215,7 +235,22 @@ def history_entry(entry: SegmentHistory, labels: MemberLabels | None = None) -> 
         item.summary, item.changes = benefit_change(entry.action, before, after)
     elif entry.action in (HistoryAction.RULE_UPDATED, HistoryAction.RULE_DELETED):
         item.summary = rule_change(before, after)
+    elif entry.action == HistoryAction.MEMBERSHIP_REFRESHED:
+        item.summary = refresh_summary(after)
     return item
+
+
+def refresh_summary(after: Mapping[str, Any]) -> str:
+    """A finished refresh in the segment's history: what it evaluated and moved."""
+    return gettext(
+        "Rule version %(version)s re-evaluated over %(scanned)s rows: "
+        "%(added)s joined a segment, %(removed)s left one."
+    ) % {
+        "version": after.get("ruleVersion") or "—",
+        "scanned": after.get("scanned", 0),
+        "added": after.get("added", 0),
+        "removed": after.get("removed", 0),
+    }
 
 
 def rule_change(before: Mapping[str, Any], after: Mapping[str, Any] | None) -> str:
@@ -293,7 +328,16 @@ def benefit_change(
 
 
 def history_entries(entries: Iterable[SegmentHistory]) -> list[HistoryEntry]:
-    """A page of entries in words, their members' names looked up once for the page."""
+    """A page of entries in words, their members' names and whether their events went out
+    looked up once for the page."""
     entries = list(entries)
-    labels = member_labels(entries)
-    return [history_entry(entry, labels) for entry in entries]
+    labels, delivered = member_labels(entries), outcomes(entries)
+    items = []
+    for entry in entries:
+        item = history_entry(entry, labels)
+        if entry.pk in delivered:
+            item.delivery = delivered[entry.pk]
+            label, item.delivery_badge = DELIVERY[item.delivery]
+            item.delivery_label = str(label)
+        items.append(item)
+    return items

@@ -18,6 +18,7 @@ from django.utils import timezone
 from uuid6 import uuid7
 
 from segments.indexes import TrigramIndex
+from segments.models.transactions import transaction_field
 from segments.validators import (
     validate_address,
     validate_alias,
@@ -465,6 +466,8 @@ class SegmentHistory(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # the writing transaction, shared with its change's events (``models.transactions``)
+    txid = transaction_field()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -10,8 +10,13 @@ never below the subject's latest event (read under that lock): a later change of
 subject waits for that lock, so it reads this row and gets a greater id, whatever the
 clocks of two processes say within one millisecond. A new row has no earlier event.
 
-Rows are never updated but by the relay (status, attempts, backoff, publication) and
-removed only by ``prune_events`` (published ones past the retention period).
+Rows are never updated but by the relay (status, attempts, backoff, publication) and by
+the admin's retry of dead rows (``services.events.retry_dead_events``, which records who
+retried), and removed only by ``prune_events`` (published ones past the retention period).
+
+``txid`` is the transaction that wrote the row (``models.transactions``): the one of the
+segment history entry of the same change, which is how the history tells whether its
+change's events went out (``segments.event_delivery``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 from django.db import models
 
 from segments.models.entities import Organization
+from segments.models.transactions import transaction_field
 
 
 class EventStatus(models.TextChoices):
@@ -54,9 +60,13 @@ class Event(models.Model):
     next_attempt_at = models.DateTimeField()
     last_error = models.TextField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    txid = transaction_field()
+    retried_by = models.CharField(max_length=150, null=True, blank=True)
+    retried_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        permissions = [("retry_event", "Can retry dead events")]
         indexes = [
             # the relay's claim: pending rows in id order
             models.Index(fields=["status", "id"], name="event_status_id"),

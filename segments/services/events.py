@@ -7,6 +7,9 @@ Ids are made here, not by a column default: UUIDv7, and never below the subject'
 event, read under the subject's lock (``models.events``: per subject, ids increase in
 commit order). On PostgreSQL the same statement queues a ``NOTIFY`` on ``EVENTS_CHANNEL``,
 which PostgreSQL delivers on commit only: it wakes the relay (``segments.relay``).
+
+``retry_dead_events`` is the one change made to a row after it was written that is not
+the relay's: the back office sends dead rows again (``segments.admin.events``).
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 from uuid6 import uuid7
 
+from segments.errors import PermissionDenied
 from segments.event_shapes import entity_payload
-from segments.models import Event
+from segments.ids import uuid_or_none
+from segments.locking import atomic_service
+from segments.models import Event, EventStatus
 
 EVENTS_CHANNEL = "segments_events"
+RETRY_PERMISSION = "segments.retry_event"
 MEMBERS_CHUNK = 1_000
 MEMBERS_CHANGED = "segment.members.changed"
 
@@ -149,3 +156,43 @@ def members_changed(
     ]
     Event.objects.bulk_create(rows, batch_size=MEMBERS_CHUNK)
     return len(rows)
+
+
+def may_retry_events(user: Any) -> bool:
+    """Whether ``user`` may retry dead events: an active staff user holding
+    ``segments.retry_event`` (a superuser holds every permission)."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and user.has_perm(RETRY_PERMISSION)
+    )
+
+
+@atomic_service
+def retry_dead_events(actor: Any, event_ids: Iterable[Any]) -> int:
+    """Send dead events again. Only **dead** rows among ``event_ids`` are retried: each
+    becomes pending with its attempts back to 0 and its next attempt now (its last error
+    kept until the next attempt), and records **who retried it and when** (``retried_by``,
+    ``retried_at``). Pending and published rows, and ids that name no row, are left
+    untouched. Only a user ``may_retry_events`` allows may retry: anyone else gets
+    ``PermissionDenied`` (9004) and nothing changes. Returns how many rows were retried;
+    the relays are woken at commit (``NOTIFY``)."""
+    if not may_retry_events(actor):
+        raise PermissionDenied("Only staff allowed to retry dead events may retry them.")
+    ids = [pk for pk in map(uuid_or_none, event_ids) if pk is not None]
+    if not ids:
+        return 0
+    now = timezone.now()
+    retried = Event.objects.filter(pk__in=ids, status=EventStatus.DEAD).update(
+        status=EventStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        retried_by=actor.get_username(),
+        retried_at=now,
+    )
+    if retried and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [EVENTS_CHANNEL])
+    return retried
