@@ -65,8 +65,9 @@ def get_ledger(user, organization_id: Any, ledger_id: Any) -> Ledger:
 
 def get_segment(user, organization_id: Any, ledger_id: Any | None, segment_id: Any) -> Segment:
     """A live segment in the path's scope: of that ledger, or of the organization itself
-    when ``ledger_id`` is None."""
-    queryset = Segment.objects.select_related("organization", "ledger").filter(
+    when ``ledger_id`` is None; its rule (``segment.rule``, a dynamic segment's) read in
+    the same query."""
+    queryset = Segment.objects.select_related("organization", "ledger", "rule").filter(
         organization__deleted_at__isnull=True
     )
     if ledger_id is None:

@@ -58,6 +58,7 @@ FIELD_REFUSALS: tuple[tuple[type[errors.DomainError], Any], ...] = (
     (errors.MissingFields, _("This field is required.")),
     (errors.SegmentNotFound, _("Choose a segment of this ledger or of its organization.")),
     (errors.SegmentNotActive, NOT_ACTIVE_TEXT),
+    (errors.DynamicSegmentAssignment, _("This segment is dynamic: its rule chooses its members.")),
     (errors.PortfolioNotFound, _("Choose a portfolio of this ledger.")),
     (errors.MetadataKeyTooLong, _("A metadata key may have at most 100 characters.")),
     (errors.MetadataValueTooLong, _("A metadata value may have at most 2000 characters.")),

@@ -13,6 +13,7 @@ from segments.console.views import (
     ledgers,
     members,
     records,
+    rules,
     segments,
 )
 
@@ -56,6 +57,25 @@ def benefit_routes(prefix: str, name_prefix: str) -> list:
     ]
 
 
+def rule_routes(prefix: str, name_prefix: str) -> list:
+    """A segment's Rule tab, its preview (and a preview's job), saving and removing the
+    rule, and its refresh's status and "Refresh now", under ``prefix`` (the segment's
+    page)."""
+    routes = (
+        ("rule/", rules.rule_tab, "rule"),
+        ("rule/save/", rules.rule_save, "rule_save"),
+        ("rule/preview/", rules.rule_preview, "rule_preview"),
+        ("rule/preview/<uuid:job_id>/", rules.rule_preview_job, "rule_preview_job"),
+        ("rule/remove/", rules.rule_remove, "rule_remove"),
+        ("rule/refresh/", rules.rule_refresh, "rule_refresh"),
+        ("rule/refresh/run/", rules.rule_refresh_run, "rule_refresh_run"),
+    )
+    return [
+        path(prefix + route, view, name=f"{name_prefix}segment_{name}")
+        for route, view, name in routes
+    ]
+
+
 def segment_routes(prefix: str, name_prefix: str) -> list:
     """The segment pages and actions under ``prefix`` (a ledger or an organization)."""
     return [
@@ -73,6 +93,7 @@ def segment_routes(prefix: str, name_prefix: str) -> list:
             name=f"{name_prefix}segment_members_remove",
         ),
         path(prefix + SEGMENT + "history/", segments.history, name=f"{name_prefix}segment_history"),
+        *rule_routes(prefix + SEGMENT, name_prefix),
         *benefit_routes(prefix + SEGMENT, name_prefix),
         path(prefix + SEGMENT + "edit/", segments.edit, name=f"{name_prefix}segment_edit"),
         path(prefix + SEGMENT + "delete/", segments.delete, name=f"{name_prefix}segment_delete"),

@@ -21,9 +21,11 @@ The rules:
 from __future__ import annotations
 
 import functools
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -105,24 +107,43 @@ def checked(expression: str, subject: str) -> Rule:
     return parse_rule(expression, subject)
 
 
-def scope_rules(ledger: Ledger, subject: str) -> list[tuple[Any, Rule]]:
-    """``(segment id, rule)`` of every rule about ``subject`` that covers ``ledger`` (its
-    own and its organization's), of live ACTIVE segments, lowest priority first."""
+ScopeRule = tuple[Any, Any, Rule]  # (segment id, its ledger id or None, the rule)
+
+
+def scope_rules(ledger: Ledger, subject: str) -> list[ScopeRule]:
+    """Every rule about ``subject`` that covers ``ledger`` (its own and its
+    organization's), of live ACTIVE segments, lowest priority first."""
+    return organization_rules(ledger.organization_id, subject, ledger_id=ledger.pk)
+
+
+def organization_rules(organization_id: Any, subject: str, *, ledger_id: Any = None):
+    """``scope_rules`` of every ledger of the organization (only ``ledger_id``'s and the
+    organization's when given): ``(segment id, ledger id or None, rule)``."""
     rows = SegmentRule.objects.filter(
-        Q(ledger_id=ledger.pk) | Q(ledger_id__isnull=True),
-        organization_id=ledger.organization_id,
+        organization_id=organization_id,
         subject=subject,
         segment__deleted_at__isnull=True,
         segment__status_code=Status.ACTIVE,
-    ).order_by("priority")
+    )
+    if ledger_id is not None:
+        rows = rows.filter(Q(ledger_id=ledger_id) | Q(ledger_id__isnull=True))
     return [
-        (segment_id, checked(expression, subject))
-        for segment_id, expression in rows.values_list("segment_id", "expression")
+        (segment_id, rule_ledger, checked(expression, subject))
+        for segment_id, rule_ledger, expression in rows.order_by("priority").values_list(
+            "segment_id", "ledger_id", "expression"
+        )
     ]
 
 
-def _target(rules: list[tuple[Any, Rule]], now: Any) -> Case:
-    whens = [When(rule_q(rule, now), then=Value(segment_id)) for segment_id, rule in rules]
+def _target(rules: list[ScopeRule], now: Any, *, guard_ledgers: bool) -> Case:
+    """The segment the rules give a row: the first that matches in priority order (a
+    ledger's rule only for that ledger's rows when ``guard_ledgers``)."""
+    whens = []
+    for segment_id, ledger_id, rule in rules:
+        condition = rule_q(rule, now)
+        if guard_ledgers and ledger_id is not None:
+            condition = Q(ledger_id=ledger_id) & condition
+        whens.append(When(condition, then=Value(segment_id)))
     return Case(*whens, default=Value(None), output_field=UUIDField())
 
 
@@ -130,29 +151,54 @@ def apply_rules(
     ledger: Ledger,
     subjects: QuerySet[Account] | QuerySet[Portfolio],
     *,
-    rules: list[tuple[Any, Rule]] | None = None,
+    rules: list[ScopeRule] | None = None,
     actor: Any = None,
 ) -> Moves:
     """Evaluate the rules of ``ledger``'s scope for ``subjects`` (accounts or portfolios
     of that ledger) and move the movable ones whose segment changes; returns the moves
     (``by_row``: each moved row's new segment id, or None)."""
-    model = subjects.model
-    subject = RuleSubject.ACCOUNT if model is Account else RuleSubject.PORTFOLIO
+    subject = RuleSubject.ACCOUNT if subjects.model is Account else RuleSubject.PORTFOLIO
     rules = scope_rules(ledger, subject) if rules is None else rules
-    now = timezone.now()
-    candidates = subjects.filter(MOVABLE, ledger_id=ledger.pk).live()
+    candidates = subjects.filter(ledger_id=ledger.pk)
+    return _evaluate(candidates, rules, actor, guard_ledgers=False)
+
+
+def apply_organization_rules(
+    organization_id: Any, subjects: QuerySet[Account] | QuerySet[Portfolio], *, actor: Any = None
+) -> Moves:
+    """``apply_rules`` for rows of any ledger of the organization at once (each row under
+    its own ledger's rules and the organization's)."""
+    subject = RuleSubject.ACCOUNT if subjects.model is Account else RuleSubject.PORTFOLIO
+    rules = organization_rules(organization_id, subject)
+    candidates = subjects.filter(organization_id=organization_id)
+    return _evaluate(candidates, rules, actor, guard_ledgers=True)
+
+
+def _changed_query(candidates: QuerySet, rules: list[ScopeRule], *, guard_ledgers: bool):
+    """ONE ``SELECT … FOR UPDATE``: the movable candidates whose segment the rules change,
+    as ``(id, segment now, segment of the rules)``; ``now`` is the database's clock."""
+    candidates = candidates.filter(MOVABLE).live()
     if rules:
-        target = _target(rules, now)
+        target = _target(rules, None, guard_ledgers=guard_ledgers)
     else:  # nothing to join: only the rule members leave
         candidates = candidates.filter(segment_assigned_by=AssignedBy.RULE)
         target = Value(None, output_field=UUIDField())
-    changed = list(
+    return (
         candidates.annotate(rule_segment=target)
         .filter(_DistinctFrom(F("segment_id"), F("rule_segment")))
         .order_by("pk")
         .select_for_update(of=("self",))
         .values_list("pk", "segment_id", "rule_segment")
     )
+
+
+def _evaluate(candidates: QuerySet, rules: list[ScopeRule], actor: Any, *, guard_ledgers: bool):
+    changed = list(_changed_query(candidates, rules, guard_ledgers=guard_ledgers))
+    return _apply_changes(candidates.model, changed, actor)
+
+
+def _apply_changes(model: type[Entity], changed: list[tuple], actor: Any) -> Moves:
+    now = timezone.now()
     moves = Moves(by_row={pk: new for pk, _, new in changed}, moved_at=now)
     if changed:
         _move(model, changed, now)
@@ -160,8 +206,60 @@ def apply_rules(
     return moves
 
 
+# Stand-ins for the row and its ledger in the one-row statement compiled once per rule set.
+_ROW, _LEDGER = uuid.UUID(int=1), uuid.UUID(int=2)
+
+
+@functools.lru_cache(maxsize=1024)
+def _one_row_statement(model: type[Entity], subject: str, key: tuple) -> tuple[str, str]:
+    """The one-row evaluation of this rule set as SQL text with every constant bound (by
+    the driver's own quoting) but the row and its ledger, left as ``%s`` (and which comes
+    first): a call then passes two parameters, not hundreds."""
+    rules = [(segment_id, ledger_id, checked(text, subject)) for segment_id, ledger_id, text in key]
+    one = model.objects.filter(pk=_ROW, ledger_id=_LEDGER)
+    sql, params = _changed_query(one, rules, guard_ledgers=False).query.sql_with_params()
+    with connection.cursor() as cursor:
+        text = cursor.mogrify(sql, params)
+        row, ledger = (cursor.mogrify("%s", [stand_in]) for stand_in in (_ROW, _LEDGER))
+    text = text.decode() if isinstance(text, bytes) else text
+    row = row.decode() if isinstance(row, bytes) else row
+    ledger = ledger.decode() if isinstance(ledger, bytes) else ledger
+    assert text.count(row) == text.count(ledger) == 1
+    first = "row" if text.index(row) < text.index(ledger) else "ledger"
+    return first, text.replace("%", "%%").replace(row, "%s").replace(ledger, "%s")
+
+
+def _evaluate_one(member: Account | Portfolio, rules: list[ScopeRule], actor: Any) -> Moves:
+    """``apply_rules`` for one member, its statement compiled once per process and rule set
+    (PostgreSQL; the ORM elsewhere) — a write costs the same with one rule or fifty."""
+    model = type(member)
+    if connection.vendor != "postgresql":
+        ledger = Ledger(pk=member.ledger_id, organization_id=member.organization_id)
+        return apply_rules(ledger, model.objects.filter(pk=member.pk), rules=rules, actor=actor)
+    subject = RuleSubject.ACCOUNT if model is Account else RuleSubject.PORTFOLIO
+    key = tuple((segment_id, ledger_id, rule.text) for segment_id, ledger_id, rule in rules)
+    first, sql = _one_row_statement(model, subject, key)
+    params = [member.pk, member.ledger_id] if first == "row" else [member.ledger_id, member.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        changed = cursor.fetchall()
+    return _apply_changes(model, changed, actor)
+
+
 def _move(model: type[Entity], changed: list[tuple], now: Any) -> None:
-    """ONE ``UPDATE`` of the rows (locked) to the segments the evaluation chose."""
+    """ONE ``UPDATE`` of the rows (locked) to the segments the evaluation chose: on
+    PostgreSQL from two arrays (ids, segments) joined by ``unnest``, whatever the count."""
+    if connection.vendor == "postgresql":
+        table, ids = connection.ops.quote_name(model._meta.db_table), [pk for pk, _, _ in changed]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS t SET segment_id = m.segment_id, segment_assigned_by = "
+                "CASE WHEN m.segment_id IS NULL THEN NULL ELSE %s END, updated_at = %s "
+                "FROM unnest(%s::uuid[], %s::uuid[]) AS m(id, segment_id) "
+                "WHERE t.id = m.id AND t.id = ANY(%s::uuid[])",
+                [AssignedBy.RULE, now, ids, [new for _, _, new in changed], ids],
+            )
+        return
     by_target: dict[Any, list] = {}
     for pk, _, new in changed:
         by_target.setdefault(new, []).append(pk)
@@ -212,8 +310,7 @@ def apply_rules_to(member: Account | Portfolio, actor: Any = None) -> None:
         _apply_to_accounts_of(ledger, member, actor)
     if not rules and member.segment_assigned_by != AssignedBy.RULE:
         return
-    model = type(member)
-    moves = apply_rules(ledger, model.objects.filter(pk=member.pk), rules=rules, actor=actor)
+    moves = _evaluate_one(member, rules, actor)
     if member.pk in moves.by_row:
         member.segment_id = moves.by_row[member.pk]
         member.segment_assigned_by = None if member.segment_id is None else AssignedBy.RULE
@@ -222,7 +319,7 @@ def apply_rules_to(member: Account | Portfolio, actor: Any = None) -> None:
 
 def _apply_to_accounts_of(ledger: Ledger, portfolio: Portfolio, actor: Any) -> None:
     rules = scope_rules(ledger, RuleSubject.ACCOUNT)
-    if any(name.startswith("portfolio.") for _, rule in rules for name in rule.fields_used):
+    if any(name.startswith("portfolio.") for _, _, rule in rules for name in rule.fields_used):
         accounts = Account.objects.filter(portfolio_id=portfolio.pk)
         apply_rules(ledger, accounts, rules=rules, actor=actor)
 

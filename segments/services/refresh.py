@@ -6,8 +6,9 @@ The rules:
 - ``enqueue_refresh`` writes the ``RuleRefresh`` and its task in the caller's transaction
   (the task backend is the database): a rule change that rolls back enqueues nothing, and
   one that commits always has its refresh.
-- ``run_refresh`` evaluates the scope ledger by ledger (id order), accounts then
-  portfolios, in keyset batches of ``SEGMENTS_REFRESH_BATCH`` rows, ONE transaction each,
+- ``run_refresh`` evaluates the scope — a ledger, or the whole organization in one pass —
+  accounts then portfolios, in id-order keyset batches of ``SEGMENTS_REFRESH_BATCH`` rows
+  (neighbours on disk, as ids are time-ordered), ONE transaction each,
   writing only the rows whose segment changes (``services.evaluation.apply_rules``); the
   batch's transaction also adds its counts to the refresh and moves its cursor, so what
   the refresh says is what was committed.
@@ -55,7 +56,7 @@ from segments.models import (
     SegmentRule,
     Status,
 )
-from segments.services.evaluation import Moves, apply_rules
+from segments.services.evaluation import apply_organization_rules, apply_rules
 from segments.services.events import emit
 from segments.services.history import actor_name, record
 from segments.services.rows import lock_for_update
@@ -175,8 +176,7 @@ def run_refresh(refresh_id: Any) -> dict[str, Any]:
         with _held([f"ledger:{pk}" for pk in ledger_ids]):
             _start(refresh)
             try:
-                for ledger_id in _from_cursor(ledger_ids, refresh.cursor, "ledger"):
-                    _refresh_ledger(refresh, ledger_id)
+                _refresh_scope(refresh)
             except Exception as exc:
                 _fail(refresh, exc)
                 raise
@@ -225,23 +225,24 @@ def _fail(refresh: RuleRefresh, exc: BaseException) -> None:
     )
 
 
-def _refresh_ledger(refresh: RuleRefresh, ledger_id: str) -> None:
-    ledger = Ledger.all_objects.get(pk=ledger_id)
-    cursor = refresh.cursor if (refresh.cursor or {}).get("ledger") == ledger_id else None
+def _refresh_scope(refresh: RuleRefresh) -> None:
+    """Every subject of the refresh from its cursor on: a ledger's rows, or the whole
+    organization's in one pass (each row under its ledger's rules and the organization's),
+    so that a batch reads and writes neighbouring rows."""
+    cursor = refresh.cursor or {}
     for subject in _from_cursor(list(refresh.subjects), cursor, "subject"):
-        after = cursor.get("after") if cursor and cursor.get("subject") == subject else None
+        after = cursor.get("after") if cursor.get("subject") == subject else None
         while after != "end":
-            after = _batch(refresh, ledger, subject, after)
-        cursor = None
+            after = _batch(refresh, subject, after)
 
 
-def _batch(refresh: RuleRefresh, ledger: Ledger, subject: str, after: str | None) -> str:
+def _batch(refresh: RuleRefresh, subject: str, after: str | None) -> str:
     """One batch in its transaction (again when it lost a race for locks); the id it ended
     at, or ``"end"`` after the last."""
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return _batch_once(refresh, ledger, subject, after)
+                return _batch_once(refresh, subject, after)
         except OperationalError as exc:
             if attempt == BATCH_ATTEMPTS or not errors.is_lock_conflict(exc):
                 raise
@@ -249,23 +250,34 @@ def _batch(refresh: RuleRefresh, ledger: Ledger, subject: str, after: str | None
     raise AssertionError("unreachable")
 
 
-def _batch_once(refresh: RuleRefresh, ledger: Ledger, subject: str, after: str | None) -> str:
-    model = MODELS[subject]
-    ids = model.all_objects.filter(ledger_id=ledger.pk).order_by("pk")
+def _batch_once(refresh: RuleRefresh, subject: str, after: str | None) -> str:
+    """The next ``SEGMENTS_REFRESH_BATCH`` rows of the scope after ``after``: found by their
+    last id (no id goes through Python), evaluated as one id range."""
+    model, size = MODELS[subject], settings.SEGMENTS_REFRESH_BATCH
+    scope = {"organization_id": refresh.organization_id}
+    if refresh.ledger_id is not None:
+        scope = {"ledger_id": refresh.ledger_id}
+    rows = model.all_objects.filter(**scope)
     if after is not None:
-        ids = ids.filter(pk__gt=after)
-    batch = list(ids.values_list("pk", flat=True)[: settings.SEGMENTS_REFRESH_BATCH])
-    moves = Moves()
-    if batch:
-        rows = model.objects.filter(pk__gte=batch[0], pk__lte=batch[-1])
-        moves = apply_rules(ledger, rows, actor=refresh.actor)
-    last = str(batch[-1]) if len(batch) == settings.SEGMENTS_REFRESH_BATCH else "end"
-    refresh.cursor = {"ledger": str(ledger.pk), "subject": subject, "after": last}
-    refresh.scanned += len(batch)
+        rows = rows.filter(pk__gt=after)
+    last = next(iter(rows.order_by("pk").values_list("pk", flat=True)[size - 1 : size]), None)
+    if last is not None:
+        rows, scanned = rows.filter(pk__lte=last), size
+    else:
+        scanned = rows.count()
+    members = rows.live()
+    if refresh.ledger_id is not None:
+        ledger = Ledger(pk=refresh.ledger_id, organization_id=refresh.organization_id)
+        moves = apply_rules(ledger, members, actor=refresh.actor)
+    else:
+        moves = apply_organization_rules(refresh.organization_id, members, actor=refresh.actor)
+    last = str(last) if last is not None else "end"
+    refresh.cursor = {"subject": subject, "after": last}
+    refresh.scanned += scanned
     refresh.added += moves.added
     refresh.removed += moves.removed
     RuleRefresh.objects.filter(pk=refresh.pk).update(
-        scanned=F("scanned") + len(batch),
+        scanned=F("scanned") + scanned,
         added=F("added") + moves.added,
         removed=F("removed") + moves.removed,
         cursor=refresh.cursor,

@@ -169,6 +169,6 @@ def test_rules_that_read_now_are_refreshed_on_the_schedule(tenant, workers):
         "the schedule to take the account out once it is older than 3 s",
         timeout=60,
     )
-    scheduled = RuleRefresh.objects.filter(segment=recent, cause="schedule", status="done")
-    assert scheduled.filter(removed=1).exists()
+    scheduled = RuleRefresh.objects.filter(segment=recent, cause="schedule", removed=1)
+    wait_for(lambda: scheduled.filter(status="done").exists(), "the scheduled refresh to end")
     assert Segment.objects.get(pk=recent.pk).account_count == 0

@@ -1,6 +1,9 @@
-"""An account's page: its facts and **What this account gets** — the effective benefits
+"""An account's page: its facts, **What this account gets** — the effective benefits
 (``segments.effective_benefits``, the same function as ``GET …/accounts/{id}/benefits``)
-at now or at the instant asked, with the ones that do not apply and why."""
+at now or at the instant asked, with the ones that do not apply and why — and **Why is
+this account in this segment?** (``services.explanation.explain_account``, the same as
+``GET …/accounts/{id}/segment-explanation``): pinned or not, and each dynamic segment's
+rule with its clauses' values and the segment it lost to."""
 
 from __future__ import annotations
 
@@ -15,12 +18,14 @@ from django.views.decorators.http import require_safe
 from segments import errors, selectors
 from segments.console.benefit_words import KIND_LABELS, parameters_in_words, window_in_words
 from segments.console.presenters import status_label
+from segments.console.rule_words import explanation_rows
 from segments.console.views.htmx import render_page
 from segments.console.views.ledgers import ledger_context
 from segments.console.views.scope import benefit_url, console_view, resolve_scope, segment_url
 from segments.effective_benefits import BenefitAt, Effective, NotApplied, effective_benefits
 from segments.filters import parse_instant
-from segments.models import Segment
+from segments.models import Account, Segment
+from segments.services.explanation import explain_account
 
 
 def reason_text(missed: NotApplied, names: dict[str, str]) -> str:
@@ -82,6 +87,26 @@ def gets(answer: Effective) -> dict[str, Any]:
     return {"applied": [_entry(c, answer.segment) for c in answer.items], "not_applied": missed}
 
 
+def why_in_segment(account: Account) -> dict[str, Any]:
+    """The section "Why is this account in this segment?": ``services.explanation.explain_account``
+    (one query for the rules) and the links of the segments it names (one more, whatever
+    their number)."""
+    explanation = explain_account(account)
+    ids = {c["segmentId"] for c in explanation["candidates"]}
+    segments = list(
+        Segment.objects.filter(pk__in=ids).only("pk", "name", "organization_id", "ledger_id")
+    )
+    if account.segment is not None:
+        segments.append(account.segment)
+    links = {str(segment.pk): segment_url(segment) for segment in segments}
+    names = {str(segment.pk): segment.name for segment in segments}
+    return {
+        "explanation": explanation,
+        "candidates": explanation_rows(explanation, links, names),
+        "own_segment_url": links.get(explanation["segmentId"] or ""),
+    }
+
+
 @console_view
 @require_safe
 def account_page(request: HttpRequest, organization_id, ledger_id, account_id) -> HttpResponse:
@@ -107,5 +132,6 @@ def account_page(request: HttpRequest, organization_id, ledger_id, account_id) -
             "console:account_edit", kwargs={**scope.kwargs, "account_id": account.pk}
         ),
         **gets(answer),
+        **why_in_segment(account),
     }
     return render_page(request, "console/ledger/account.html", context, {"account-gets": "gets"})

@@ -1,6 +1,7 @@
 """A segment's members: the accounts and portfolios tagged with it, searchable and paged;
 adding them through a searchable picker and removing one or many. Every change goes
-through ``services.assign_members`` / ``remove_members`` (one transaction each)."""
+through ``services.assign_members`` / ``remove_members`` (one transaction each). A
+dynamic segment shows no such control: its rule chooses its members."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from segments.console.views.lists import (
     replace_url_if_moved,
 )
 from segments.console.views.scope import console_view, require, segment_url
-from segments.console.views.segments import _segment_for, segment_page_context
+from segments.console.views.segments import _segment_for, rule_of, segment_page_context
 from segments.tenancy import Action
 
 MEMBERS_CHANGED = ("members-changed",)
@@ -77,6 +78,8 @@ def members(request: HttpRequest, organization_id, segment_id, ledger_id=None) -
         "add_url": segment_url(segment, "members_add") + f"?kind={kind}",
         "remove_url": segment_url(segment, "members_remove"),
         "accepts_members": segment.accepts_members,
+        # A dynamic segment's members are its rule's: no control assigns or removes them.
+        "can_assign": scope.can_change and rule_of(segment) is None,
     }
     response = render_page(
         request,
@@ -115,6 +118,8 @@ def add_members(request: HttpRequest, organization_id, segment_id, ledger_id=Non
         **_picker_results(request, segment, kind, data.get("q", "").strip(), chosen),
         "error": error,
         "accepts_members": segment.accepts_members,
+        "dynamic": rule_of(segment) is not None,
+        "rule_url": segment_url(segment, "rule"),
         "form_action": segment_url(segment, "members_add"),
         "cancel_url": segment_url(segment, "members") + f"?kind={kind}",
     }
@@ -134,6 +139,8 @@ def _add(request: HttpRequest, segment, field: str, chosen: list[str]) -> str:
         return gettext("Select at least one row to add.")
     try:
         services.assign_members(request.user, segment, **{field: chosen})
+    except errors.DynamicSegmentAssignment:
+        return gettext("This segment is dynamic: its rule chooses its members.")
     except errors.InvalidField:
         return gettext("Some selected rows can no longer be added; search again.")
     except errors.DomainError as exc:

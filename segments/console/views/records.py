@@ -37,6 +37,7 @@ from segments.console.views.scope import (
     resolve_scope,
     segment_url,
 )
+from segments.console.views.segment_lists import with_rule_priority
 from segments.models import Account, Ledger, Portfolio
 from segments.tenancy import Action
 
@@ -155,7 +156,9 @@ def _tab(request: HttpRequest, organization_id, ledger_id, records: Records) -> 
         "list_url": records.url(scope),
         "create_url": records.url(scope, "create"),
         "bulk_url": records.url(scope, "bulk"),
-        "segments": list(selectors.segments_usable_in(request.user, scope.ledger)),
+        "segments": list(
+            with_rule_priority(selectors.segments_usable_in(request.user, scope.ledger))
+        ),
     }
     response = render_page(
         request,

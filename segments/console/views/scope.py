@@ -78,7 +78,8 @@ def segment_scope(segment: Segment, role: str | None) -> Scope:
 
 def segment_url(segment: Segment, action: str = "", **path: Any) -> str:
     """The console URL of a segment page or action (``action``: '', 'members',
-    'members_add', 'members_remove', 'benefits', 'benefit_create', 'history', 'edit',
+    'members_add', 'members_remove', 'rule', 'rule_save', 'rule_preview', 'rule_remove',
+    'rule_refresh', 'rule_refresh_run', 'benefits', 'benefit_create', 'history', 'edit',
     'delete'; with ``path``, a route below the segment, e.g. a benefit's), at its own
     level."""
     prefix = "org_" if segment.is_organization_level else ""

@@ -1,9 +1,11 @@
-"""The segments list, shared by a ledger's Segments tab and an organization's page."""
+"""The segments list, shared by a ledger's Segments tab and an organization's page; a
+dynamic segment says so with its priority, read in the list's query."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
 from segments import selectors
@@ -17,12 +19,12 @@ SEGMENT_FILTERS = ("q", "status", "from", "to", "metadata")
 
 
 def segment_list_context(request: HttpRequest, scope: Scope) -> dict[str, Any]:
-    """One page of the scope's segments (member counts annotated: two queries) and what
-    the filter bar, the table and the pager show."""
+    """One page of the scope's segments (member counts and rule priorities in the rows:
+    two queries) and what the filter bar, the table and the pager show."""
     state = list_state(request.GET, SEGMENT_FILTERS)
     page, filter_error = paginate_or_error(
-        lambda: selectors.list_segments(
-            request.user, scope.organization, scope.ledger, state.params
+        lambda: with_rule_priority(
+            selectors.list_segments(request.user, scope.organization, scope.ledger, state.params)
         ),
         state.params,
     )
@@ -35,6 +37,12 @@ def segment_list_context(request: HttpRequest, scope: Scope) -> dict[str, Any]:
         "limits": LIST_LIMITS,
         "status_labels": STATUS_LABELS,
     }
+
+
+def with_rule_priority(segments: QuerySet[Segment]) -> QuerySet[Segment]:
+    """Each segment with its rule's priority (``rule_priority``, None for a manual
+    segment), read in the list's own query (a join on the one rule a segment may have)."""
+    return segments.annotate(rule_priority=F("rule__priority"))
 
 
 def attach_segment_urls(segments: list[Segment]) -> list[Segment]:

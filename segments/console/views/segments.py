@@ -1,6 +1,6 @@
 """A segment: create, edit and delete (dialogs), and its page with the sub-tabs
-Overview · Members · History. The same views serve ledger segments and organization
-segments (no ledger in the path)."""
+Overview · Members · Rule · Benefits · History. The same views serve ledger segments and
+organization segments (no ledger in the path)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from segments.console.views.scope import (
     segment_scope,
     segment_url,
 )
-from segments.models import Segment
+from segments.models import Segment, SegmentRule
 from segments.tenancy import Action
 
 DIALOG = {"dialog-body": "dialog"}
@@ -39,6 +39,12 @@ def _segment_for(
 ) -> tuple[Segment, Scope]:
     segment = selectors.get_segment(request.user, organization_id, ledger_id, segment_id)
     return segment, segment_scope(segment, tenancy.role_of(request.user, segment.organization_id))
+
+
+def rule_of(segment: Segment) -> SegmentRule | None:
+    """A dynamic segment's rule (read with the segment by ``selectors.get_segment``), or
+    None for a manual segment."""
+    return getattr(segment, "rule", None)
 
 
 # --------------------------------------------------------------------------- create, edit
@@ -195,6 +201,7 @@ OVERVIEW_BENEFITS = 5
 SEGMENT_TABS = (
     ("overview", _("Overview"), ""),
     ("members", _("Members"), "members"),
+    ("rule", _("Rule"), "rule"),
     ("benefits", _("Benefits"), "benefits"),
     ("history", _("History"), "history"),
 )
@@ -204,7 +211,7 @@ def segment_page_context(
     request: HttpRequest, segment: Segment, scope: Scope, current: str
 ) -> dict[str, Any]:
     """Header, breadcrumb and sub-tabs of a segment's page; Members and Benefits show
-    their counts."""
+    their counts; a dynamic segment's rule (``rule``) says so in the header."""
     counts = selectors.member_counts(segment)
     tab_counts = {
         "members": counts["accounts"] + counts["portfolios"],
@@ -223,6 +230,8 @@ def segment_page_context(
     return {
         "segment": segment,
         "scope": scope,
+        "rule": rule_of(segment),
+        "rule_url": segment_url(segment, "rule"),
         "organization": segment.organization,
         "ledger": segment.ledger,
         "counts": counts,
