@@ -44,7 +44,8 @@ class EntityAdmin(
     """The admin of one of the five entities; subclasses name their services
     (``ServiceAdminMixin``). ``create_only_fields`` are the fields the update service never
     changes; ``derived_fields`` are set by the service (an account's organization comes
-    from its ledger) and only shown.
+    from its ledger) and only shown; ``saved_only_fields`` (read-only, in
+    ``readonly_fields``) say something of a saved row only and are left off the add page.
     """
 
     form = ServiceForm
@@ -53,6 +54,7 @@ class EntityAdmin(
 
     create_only_fields: tuple[str, ...] = ()
     derived_fields: tuple[str, ...] = ()
+    saved_only_fields: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- form and pages
 
@@ -68,9 +70,13 @@ class EntityAdmin(
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
         fieldsets = list(super().get_fieldsets(request, obj))
-        if obj is not None:
-            record = {"fields": (*self.derived_fields, *RECORD_FIELDS), "classes": ("collapse",)}
-            fieldsets.append((_("Record"), record))
+        if obj is None:
+            return [
+                (name, {**opts, "fields": _without(opts["fields"], self.saved_only_fields)})
+                for name, opts in fieldsets
+            ]
+        record = {"fields": (*self.derived_fields, *RECORD_FIELDS), "classes": ("collapse",)}
+        fieldsets.append((_("Record"), record))
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
@@ -119,6 +125,10 @@ class EntityAdmin(
     def change_url(self, obj: Any) -> str:
         opts = self.opts
         return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
+
+
+def _without(fields: tuple, left_off: tuple[str, ...]) -> tuple:
+    return tuple(field for field in fields if field not in left_off)
 
 
 def _is_deleted(obj: Any) -> bool:

@@ -1,5 +1,7 @@
 """Admin pages of organizations, ledgers, portfolios and accounts. Every save and delete
-goes through ``segments.services`` (see ``segments.admin.forms``)."""
+goes through ``segments.services`` (see ``segments.admin.forms``). How an account or a
+portfolio came into its segment (``segment_assigned_by``: by hand, so pinned, or by a
+rule) is listed, filtered and shown, never edited: only the services set it."""
 
 from __future__ import annotations
 
@@ -12,9 +14,14 @@ from django.utils.translation import gettext_lazy as _
 
 from segments import errors, services
 from segments.admin.base import EntityAdmin
-from segments.admin.filters import DeletedFilter, LabelledRelatedFilter, SegmentFilter
+from segments.admin.filters import (
+    AssignedByFilter,
+    DeletedFilter,
+    LabelledRelatedFilter,
+    SegmentFilter,
+)
 from segments.admin.forms import ServiceForm
-from segments.models import Account, Ledger, Organization, Portfolio
+from segments.models import Account, AssignedBy, Ledger, Organization, Portfolio
 
 # The admins below (and ``SegmentAdmin``) are alike line for line by design: Django's
 # declarative options, then the entity's three services and its choice label. Each names
@@ -26,6 +33,17 @@ ADDRESS_HELP = _(
     "A JSON object with any of line1, line2, zipCode, city, state and country (ISO 3166 "
     'alpha-2), e.g. {"city": "São Paulo", "country": "BR"}.'
 )
+ASSIGNED_BY_WORDS = {AssignedBy.MANUAL: _("By hand (pinned)"), AssignedBy.RULE: _("By rule")}
+
+
+class AssignedByColumn:
+    """The "assigned by" column and read-only field of accounts and portfolios: how the
+    row came into its segment, in words; empty without a segment. Read from the row
+    itself, so it costs no query."""
+
+    @admin.display(description=_("assigned by"))
+    def assigned_by(self, obj: Account | Portfolio) -> Any:
+        return ASSIGNED_BY_WORDS.get(obj.segment_assigned_by)
 
 
 @admin.register(Organization)
@@ -107,7 +125,7 @@ class LedgerAdmin(EntityAdmin):
 
 
 @admin.register(Portfolio)
-class PortfolioAdmin(EntityAdmin):
+class PortfolioAdmin(AssignedByColumn, EntityAdmin):
     """A portfolio of one ledger (which never changes). Its segment must be a live, ACTIVE
     segment of that ledger or of its organization. One that still holds live accounts
     cannot be deleted."""
@@ -118,6 +136,7 @@ class PortfolioAdmin(EntityAdmin):
         "ledger",
         "organization",
         "segment",
+        "assigned_by",
         "status_code",
         "created_at",
     )
@@ -125,6 +144,7 @@ class PortfolioAdmin(EntityAdmin):
     list_filter = (
         "status_code",
         SegmentFilter,
+        AssignedByFilter,
         ("organization", LabelledRelatedFilter),
         ("ledger", LabelledRelatedFilter),
         DeletedFilter,
@@ -136,9 +156,11 @@ class PortfolioAdmin(EntityAdmin):
     derived_fields = ("organization",)
     parent_fields = ("ledger",)
     choice_related = ("ledger",)
+    readonly_fields = ("assigned_by",)
+    saved_only_fields = ("assigned_by",)
     fieldsets = (
         (None, {"fields": ("ledger", "name", "entity_id")}),
-        (_("Segment"), {"fields": ("segment",)}),
+        (_("Segment"), {"fields": ("segment", "assigned_by")}),
         STATUS_FIELDSET,
         METADATA_FIELDSET,
     )
@@ -152,7 +174,7 @@ class PortfolioAdmin(EntityAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(EntityAdmin):
+class AccountAdmin(AssignedByColumn, EntityAdmin):
     """An account of one ledger. Its ledger, type, asset code, alias and parent never
     change; its alias is free among the ledger's live accounts and follows the alias rules;
     its portfolio and parent belong to the same ledger; its segment is a live, ACTIVE
@@ -166,6 +188,7 @@ class AccountAdmin(EntityAdmin):
         "asset_code",
         "ledger",
         "segment",
+        "assigned_by",
         "effective_segment",
         "portfolio",
         "status_code",
@@ -176,6 +199,7 @@ class AccountAdmin(EntityAdmin):
         "status_code",
         "blocked",
         SegmentFilter,
+        AssignedByFilter,
         ("organization", LabelledRelatedFilter),
         ("ledger", LabelledRelatedFilter),
         DeletedFilter,
@@ -187,7 +211,8 @@ class AccountAdmin(EntityAdmin):
     derived_fields = ("organization",)
     parent_fields = ("ledger",)
     choice_related = ("ledger",)
-    readonly_fields = ("effective_segment",)
+    readonly_fields = ("assigned_by", "effective_segment")
+    saved_only_fields = ("assigned_by", "effective_segment")
     fieldsets = (
         (
             None,
@@ -204,7 +229,7 @@ class AccountAdmin(EntityAdmin):
                 )
             },
         ),
-        (_("Segment"), {"fields": ("portfolio", "segment", "effective_segment")}),
+        (_("Segment"), {"fields": ("portfolio", "segment", "assigned_by", "effective_segment")}),
         STATUS_FIELDSET,
         METADATA_FIELDSET,
     )
@@ -212,15 +237,6 @@ class AccountAdmin(EntityAdmin):
     create_service = staticmethod(services.create_account)
     update_service = staticmethod(services.update_account)
     delete_service = staticmethod(services.delete_account)
-
-    def get_fieldsets(self, request, obj=None) -> list:
-        fieldsets = super().get_fieldsets(request, obj)
-        if obj is not None:
-            return fieldsets
-        return [
-            (name, {**opts, "fields": tuple(f for f in opts["fields"] if f != "effective_segment")})
-            for name, opts in fieldsets
-        ]
 
     @admin.display(description=_("account"), ordering="alias")
     def account(self, obj: Account) -> str:

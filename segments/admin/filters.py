@@ -1,6 +1,7 @@
 """The admin's list filters: live rows unless the "deleted" filter asks otherwise, rows by
-segment (any, none, one), and related entities (organization, ledger) labelled as their
-autocomplete reads, few enough to list."""
+segment (any, none, one), members by how they were assigned (by hand, by rule), and
+related entities (organization, ledger) labelled as their autocomplete reads, few enough
+to list."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from segments.admin.choices import entity_admin_of, with_related
 from segments.ids import uuid_or_none
-from segments.models import Organization, Segment
+from segments.models import AssignedBy, Organization, Segment
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -97,6 +98,30 @@ class SegmentFilter(admin.SimpleListFilter):
                 gettext("'%(value)s' is not a segment id.") % {"value": value}
             )
         return queryset.filter(**{f"{self.field}_id": selected})
+
+
+class AssignedByFilter(admin.SimpleListFilter):
+    """Members assigned by hand (pinned: no rule moves them) or chosen by a rule
+    (``segment_assigned_by``); a value that is neither is refused, not ignored."""
+
+    title = _("assigned by")
+    parameter_name = "assigned_by"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [
+            (AssignedBy.MANUAL.value, _("By hand (pinned)")),
+            (AssignedBy.RULE.value, _("By rule")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value is None:
+            return queryset
+        if value not in AssignedBy.values:
+            raise IncorrectLookupParameters(
+                gettext("'%(value)s' is neither 'manual' nor 'rule'.") % {"value": value}
+            )
+        return queryset.filter(segment_assigned_by=value)
 
 
 class LabelledRelatedFilter(admin.RelatedFieldListFilter):

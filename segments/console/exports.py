@@ -9,7 +9,9 @@ Rules:
 - any member of the organization may export (viewer included); a non-member gets 404 and
   an anonymous visitor the login page;
 - a member file is what ``manage.py import_segment_members`` reads back: its ``kind`` and
-  ``id`` columns name each account or portfolio;
+  ``id`` columns name each account or portfolio; its other columns (``segment_assigned_by``
+  among them: ``manual``, ``rule`` or empty) are for reading and the import ignores them —
+  importing pins every member it assigns, whatever the file says;
 - the header row is in the user's language (``COLUMN_LABELS``: ``kind`` reads
   ``tipo_de_membro`` in Portuguese), machine-friendly in every language (lower case, no
   spaces); ``column_headers`` gives every language's header of a column, so the import
@@ -87,6 +89,7 @@ MEMBER_COLUMNS = (
     "created_at",
     "segment_id",
     "segment_name",
+    "segment_assigned_by",
 )
 MEMBER_KINDS = ("accounts", "portfolios")
 
@@ -115,6 +118,7 @@ COLUMN_LABELS = {
     "blocked": pgettext_lazy("CSV column header", "blocked"),
     "segment_id": pgettext_lazy("CSV column header", "segment_id"),
     "segment_name": pgettext_lazy("CSV column header", "segment_name"),
+    "segment_assigned_by": pgettext_lazy("CSV column header", "segment_assigned_by"),
 }
 
 
@@ -228,8 +232,23 @@ def segment_rows(segments: QuerySet[Segment]) -> Iterator[list[Any]]:
         ]
 
 
-ACCOUNT_VALUES = ("pk", *ACCOUNT_FIELDS, "status_code", "blocked", "created_at")
-PORTFOLIO_VALUES = ("pk", "name", "entity_id", "ledger_id", "status_code", "created_at")
+ACCOUNT_VALUES = (
+    "pk",
+    *ACCOUNT_FIELDS,
+    "status_code",
+    "blocked",
+    "created_at",
+    "segment_assigned_by",
+)
+PORTFOLIO_VALUES = (
+    "pk",
+    "name",
+    "entity_id",
+    "ledger_id",
+    "status_code",
+    "created_at",
+    "segment_assigned_by",
+)
 
 
 def member_rows(
@@ -238,15 +257,17 @@ def member_rows(
     portfolios: QuerySet[Portfolio] | None,
 ) -> Iterator[list[Any]]:
     """The rows of a segment's members (``MEMBER_COLUMNS``): ``accounts`` first, then
-    ``portfolios``; pass None to leave a kind out."""
+    ``portfolios``; pass None to leave a kind out. ``segment_assigned_by`` is ``manual``
+    (pinned), ``rule`` or empty, as stored (data, never translated)."""
     if accounts is not None:
-        # ACCOUNT_VALUES are the member columns from ``id`` to ``created_at``, in order.
+        # ACCOUNT_VALUES are the member columns from ``id`` to ``created_at``, in order,
+        # then how the account was assigned.
         values = accounts.values_list(*ACCOUNT_VALUES).iterator(chunk_size=CHUNK_SIZE)
-        for row in values:
-            yield ["account", *row, segment.pk, segment.name]
+        for *row, assigned_by in values:
+            yield ["account", *row, segment.pk, segment.name, assigned_by]
     if portfolios is not None:
         values = portfolios.values_list(*PORTFOLIO_VALUES).iterator(chunk_size=CHUNK_SIZE)
-        for pk, name, entity, ledger, status, at in values:
+        for pk, name, entity, ledger, status, at, assigned_by in values:
             yield [
                 "portfolio",
                 pk,
@@ -262,6 +283,7 @@ def member_rows(
                 at,
                 segment.pk,
                 segment.name,
+                assigned_by,
             ]
 
 

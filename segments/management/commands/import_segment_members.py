@@ -5,7 +5,8 @@ Puts the accounts (and portfolios) listed in a CSV file into a segment, all or n
 The file is either
 
 - a member export of the console or the admin (``kind`` and ``id`` columns: each row an
-  account or a portfolio), or
+  account or a portfolio; its other columns, ``segment_assigned_by`` included, are
+  ignored: every member imported is assigned by hand, so pinned), or
 - one column of accounts, each an account id or alias, under a header named ``account``
   (or ``account_id``, ``id``, ``alias``) or with no header at all (first column).
 
