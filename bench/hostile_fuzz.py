@@ -1038,6 +1038,8 @@ def _api_strategy(document, path, method, query, body_schema, token):
             values |= {"alias": ids["alias"], "code": ids["external_code"]}
             at_ledger = "{ledger_id}" in path
             values["segment_id"] = ids["segment" if at_ledger else "organization_segment"]
+            # no refresh or preview job has these ids: a 404 each (0007)
+            values |= {"refresh_id": str(uuid.uuid4()), "preview_id": str(uuid.uuid4())}
             if "{id}" in path:
                 kind = _entity_of(path)
                 values["id"] = context.victim(kind) if method == "DELETE" else ids[kind]
@@ -1110,6 +1112,7 @@ BENEFIT_FORM = ["name", "kind", "status", "description", "priority", "exclusivit
 BENEFIT_FORM += ["valid_from", "valid_until", "parameters.percentage", "parameters.assetCode"]
 BENEFIT_FORM += ["parameters.cap.amount", "parameters.cap.period", "parameters.serviceCode"]
 BENEFIT_FORM += ["parameters.basisPoints", "parameters.allowance.count", "custom"]
+RULE_FORM = ["expression", "subject", "priority"]
 CONSOLE_ROUTES: dict[str, tuple[list[str] | None, list[str] | None]] = {
     # name: (GET query parameters, POST form fields); None: the method is not fuzzed
     "login": ([], ["username", "password", "next"]),
@@ -1142,12 +1145,19 @@ CONSOLE_ROUTES: dict[str, tuple[list[str] | None, list[str] | None]] = {
     "segment_benefit": ([], None),
     "segment_benefit_edit": (["kind", "redraw"], [*BENEFIT_FORM, "etag"]),
     "segment_benefit_delete": (["from"], ["from"]),
+    "segment_rule": ([], None),
+    "segment_rule_save": (None, RULE_FORM),
+    "segment_rule_preview": (None, RULE_FORM),
+    "segment_rule_preview_job": (["subject", "priority"], None),
+    "segment_rule_remove": (None, ["keep_members"]),
+    "segment_rule_refresh": ([], None),
+    "segment_rule_refresh_run": (None, []),
 }
 ANONYMOUS_ROUTES = ("login", "logout")  # fuzzed signed out: signed in, they only redirect
 FORM_TEXT = hostile_text | st.sampled_from(tuple(EXTREME_DATES + HUGE_AND_TINY_NUMBERS))
 MULTI_VALUED = {"metadata_key", "metadata_value", "account_ids", "portfolio_ids"}
 HX_TARGETS = ("tab-body", "segments-table", "members-table", "picker-results", "dialog-body")
-HX_TARGETS += ("benefits-table", "account-gets")
+HX_TARGETS += ("benefits-table", "account-gets", "rule-preview", "rule-refresh")
 
 
 def console_route_class(name: str, method: str) -> str:
@@ -1182,6 +1192,9 @@ def valid_form_value(name: str, context: Context) -> list[str]:
         "action": ["set"],
         "metadata_key": ["k"],
         "metadata_value": ["v"],
+        "expression": ['metadata.tier == "black"'],
+        "subject": ["account"],
+        "keep_members": ["true"],
         "username": [USERNAME + "-nobody"],
         "password": ["wrong"],
     }
@@ -1205,6 +1218,7 @@ def _console_path(route: str, name: str, context: Context, override: dict | None
         "segment_id": segment or ids[segment_kind],
         "account_id": ids["account"],
         "portfolio_id": ids["portfolio"],
+        "job_id": str(uuid.uuid4()),
     } | (override or {})
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
 

@@ -18,7 +18,11 @@ Needs the load data (``python manage.py generate_load_data ...``) in the databas
    100,000 accounts through ``services.assign_accounts_matching`` (then moving them back);
 5. prints one table and saves it, a JSON file and the plans under ``bench/results/``;
 6. with ``--profile``, then runs ``bench/request_profile.py`` (where one request of each API
-   scenario spends its time) into the same results folder.
+   scenario spends its time) into the same results folder;
+7. with ``--events``, or when ``--only`` names ``outbox_overhead``, ``relay_throughput`` or
+   ``relay_latency``, runs ``bench/events.py`` (the outbox and the relay, issue #15) into
+   ``events/`` of the same folder. ``--only`` naming only those runs nothing else and needs
+   no load data: ``bench/events.py`` makes its own (any database, created if missing).
 
 Only 127.0.0.1 is ever targeted. Every server started here is stopped before exit.
 """
@@ -59,6 +63,7 @@ JSON_BODY = {"Content-Type": "application/json"}
 DEEP_PAGE = 1000
 PAGE_LIMIT = 100
 SEQ_SCAN_OF_ACCOUNTS = re.compile(r"Seq Scan on segments_account\b")
+EVENT_SCENARIOS = ("outbox_overhead", "relay_throughput", "relay_latency")  # bench/events.py
 
 
 # --------------------------------------------------------------------------- data shapes
@@ -811,11 +816,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--count-repeat", type=int, default=50)
     parser.add_argument("--label", default="", help="a word saved with the results")
     parser.add_argument("--profile", action="store_true", help="then run bench/request_profile.py")
+    parser.add_argument(
+        "--events",
+        action="store_true",
+        help="then run bench/events.py (outbox and relay, its own small data)",
+    )
     return parser.parse_args()  # fmt: skip
 
 
 def main() -> int:
     args = parse_args()
+    wanted = set(args.only.split(",")) if args.only else set()
+    if wanted and wanted <= set(EVENT_SCENARIOS):  # no load data needed: bench/events.py
+        return run_events(args, None, args.only)
     env = bench_environment(args)
     setup_django(env)
     from django.db import connection
@@ -928,7 +941,20 @@ def main() -> int:
         shutil.copyfile(out_dir / "results.json", RESULTS / "latest.json")
     if args.profile:
         run_profile(args, out_dir)
+    if args.events or wanted & set(EVENT_SCENARIOS):
+        run_events(args, out_dir, ",".join(sorted(wanted & set(EVENT_SCENARIOS))))
     return 0
+
+
+def run_events(args: argparse.Namespace, out_dir: Path | None, only: str) -> int:
+    """``bench/events.py`` (the outbox write overhead, the relay's throughput and latency;
+    ``only`` of them when given), in its own process, into ``out_dir`` when given."""
+    command = [sys.executable, "-m", "bench.events", "--database-url", args.database_url]
+    if out_dir is not None:
+        command += ["--out-dir", str(out_dir / "events")]
+    if only:
+        command += ["--only", only]
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
 def run_profile(args: argparse.Namespace, out_dir: Path) -> None:

@@ -6,7 +6,9 @@ event; a committed one always has its events.
 Ids are made here, not by a column default: UUIDv7, and never below the subject's latest
 event, read under the subject's lock (``models.events``: per subject, ids increase in
 commit order). On PostgreSQL the same statement queues a ``NOTIFY`` on ``EVENTS_CHANNEL``,
-which PostgreSQL delivers on commit only: it wakes the relay (``segments.relay``).
+which PostgreSQL delivers on commit only: it wakes the relay (``segments.relay``). ``emit``
+does both in the statement that inserts its row, when the subject has no id at or above
+the new one (else it reads the latest id first).
 
 ``retry_dead_events`` is the one change made to a row after it was written that is not
 the relay's: the back office sends dead rows again (``segments.admin.events``).
@@ -88,13 +90,41 @@ def _row(event_id, organization_id, key: str, subject: str, time, data, now) -> 
     )
 
 
+def _insert_if_newest(event: Event) -> bool:
+    """On PostgreSQL, one statement: insert ``event`` (wakeup queued) unless its subject
+    already has an event at or above its id; whether it was inserted."""
+    if connection.vendor != "postgresql":
+        return False
+    table, data = Event._meta.db_table, Event._meta.get_field("data")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH wake AS MATERIALIZED (SELECT pg_notify(%s, '')) "
+            f"INSERT INTO {table} (id, organization_id, key, subject, time, data, status, "
+            "attempts, next_attempt_at) SELECT %s, %s, %s, %s, %s, %s, %s, 0, %s FROM wake "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE subject = %s AND id >= %s) "
+            "RETURNING txid",
+            [
+                EVENTS_CHANNEL, event.pk, event.organization_id, event.key, event.subject,
+                event.time, data.get_db_prep_save(event.data, connection), event.status,
+                event.next_attempt_at, event.subject, event.pk,
+            ],
+        )  # fmt: skip
+        inserted = cursor.fetchone()
+    if inserted is not None:
+        event.txid = inserted[0]
+        event._state.adding, event._state.db = False, connection.alias
+    return inserted is not None
+
+
 def emit(organization_id: Any, key: str, subject: Any, time: dt.datetime, data: dict) -> Event:
     """Write one event of ``key`` (``segment.created`` …) about ``subject`` (the aggregate's
-    id) in the caller's transaction."""
+    id) in the caller's transaction: in one statement when a fresh UUIDv7 is above the
+    subject's latest id (the usual case), else with ``next_ids``."""
     subject = str(subject)
-    now = timezone.now()
-    event = _row(next_ids(subject)[0], organization_id, key, subject, time, data, now)
-    event.save(force_insert=True)
+    event = _row(uuid7(), organization_id, key, subject, time, data, timezone.now())
+    if not _insert_if_newest(event):
+        event.id = next_ids(subject)[0]
+        event.save(force_insert=True)
     return event
 
 

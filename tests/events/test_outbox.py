@@ -4,6 +4,8 @@ through the feed); a call that rolls back writes none; a membership change is ch
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.db import transaction
 
@@ -236,3 +238,19 @@ def test_ids_of_one_subject_increase_in_commit_order(tenant: Tenant):
     ids = list(Event.objects.filter(subject=str(segment.pk)).values_list("id", flat=True))
     assert ids == sorted(ids) and len(ids) == 20
     assert all(pk.version == 7 for pk in ids)
+
+
+def test_an_id_stays_above_the_subjects_latest_when_another_clock_ran_ahead(tenant: Tenant):
+    segment = SegmentFactory(ledger=LedgerFactory(organization=tenant.organization))
+    services.update_segment(None, segment, {"name": "First"})
+    first = Event.objects.get(subject=str(segment.pk))
+    an_hour = 3_600_000 << 80  # milliseconds, where a UUIDv7 keeps them
+    ahead = Event.objects.create(
+        id=uuid.UUID(int=first.pk.int + an_hour), organization_id=first.organization_id,
+        key=first.key, subject=first.subject, time=first.time, data=first.data,
+        next_attempt_at=first.next_attempt_at,
+    )  # fmt: skip
+    services.update_segment(None, segment, {"name": "Second"})
+    latest = Event.objects.filter(subject=str(segment.pk)).order_by("-id").first()
+    assert latest.pk > ahead.pk and latest.data["name"] == "Second"
+    assert latest.pk.version == 7

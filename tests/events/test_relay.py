@@ -1,7 +1,9 @@
 """The relay against the real RabbitMQ and PostgreSQL: binary-mode CloudEvents, confirmed
 before marked; refused messages back off and die; a relay killed between publish and mark
 sends again with the same ``ce-id``; a broker that cannot be reached loses nothing; two
-relays at once keep each subject's order; SIGTERM ends it cleanly; a commit wakes it."""
+relays at once keep each subject's order; SIGTERM ends it cleanly; a commit wakes it; a
+row whose confirm did not come is not marked; a claim locks only its batch's subjects; a
+subject backing off holds back its own later rows and no other subject's."""
 
 from __future__ import annotations
 
@@ -9,21 +11,24 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from segments import services
 from segments.models import Event, EventStatus
-from segments.relay import Publisher, Relay, relay_batch
+from segments.relay import Publisher, Relay, claim, relay_batch
 from tests.events.conftest import BROKER_URL, CLOSED_BROKER_URL, Broker
 from tests.factories import LedgerFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq]
 ROOT = Path(__file__).resolve().parents[2]
+HOUR = timedelta(hours=1)
 
 
 def relay_once(url: str, exchange: str) -> int:
@@ -152,7 +157,7 @@ def test_a_relay_killed_between_publish_and_mark_sends_again_with_the_same_id(
 def test_two_relays_at_once_deliver_every_event_once_in_each_subjects_order(tenant, broker: Broker):
     segments_with_changes(tenant.organization, subjects=40, changes=4)  # 200 events
     relays = [
-        relay_process(broker.exchange, "--batch", "10", EVENTS_RELAY_PAUSE_AFTER_PUBLISH="0.002")
+        relay_process(broker.exchange, "--batch", "10", EVENTS_RELAY_PAUSE_AFTER_PUBLISH="0.01")
         for _ in range(2)
     ]
     try:
@@ -202,3 +207,69 @@ def test_the_relay_refuses_to_start_without_a_broker_url():
         timeout=60,
     )
     assert done.returncode == 1 and "EVENTS_BROKER_URL is not set" in done.stderr
+
+
+@pytest.mark.django_db
+def test_a_row_whose_confirm_did_not_come_is_not_marked_and_goes_out_later(tenant, broker: Broker):
+    segments_with_changes(tenant.organization, subjects=10, changes=9)  # 100 events
+    hasty = Publisher(BROKER_URL, broker.exchange, confirm_timeout=0)  # gives up at once
+    result = relay_batch(hasty)
+    assert result.claimed == 100 and result.lost is not None
+    marked = {str(pk) for pk in result.published}
+    unmarked = Event.objects.filter(status=EventStatus.PENDING)
+    assert len(marked) + unmarked.count() == 100
+    assert not unmarked.exclude(attempts=0).exists()  # no attempt counted
+    assert relay_once(BROKER_URL, broker.exchange) == 100 - len(marked)
+    messages = broker.drain(100 + (100 - len(marked)), timeout=3)
+    assert set(broker.ids()) == {str(pk) for pk in Event.objects.values_list("pk", flat=True)}
+    assert marked <= set(broker.ids()[: len(messages)])
+    assert not Event.objects.exclude(status=EventStatus.PUBLISHED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_locks_only_its_batch_so_a_second_relay_takes_the_next_subjects(tenant):
+    segments_with_changes(tenant.organization, subjects=30, changes=1)  # 60 events
+    first_claim: list = []
+    holding, done = threading.Event(), threading.Event()
+
+    def first_relay() -> None:
+        try:
+            with transaction.atomic():
+                first_claim.extend(claim(10))
+                holding.set()
+                done.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_relay)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        with transaction.atomic():
+            second_claim = claim(10)
+    finally:
+        done.set()
+        thread.join(30)
+    assert len(first_claim) == len(second_claim) == 10
+    first_subjects = {event.subject for event in first_claim}
+    assert first_subjects.isdisjoint(event.subject for event in second_claim)
+    everything = list(Event.objects.order_by("id").values_list("pk", flat=True))
+    assert [event.pk for event in first_claim] == everything[:10]  # id order
+
+
+@pytest.mark.django_db
+def test_a_subject_backing_off_holds_its_later_rows_but_not_the_others(
+    tenant, broker: Broker, unbound_exchange
+):
+    held, other = segments_with_changes(tenant.organization, subjects=2, changes=1)
+    Event.objects.filter(subject=str(other.pk)).update(next_attempt_at=timezone.now() + HOUR)
+    assert relay_batch(Publisher(BROKER_URL, unbound_exchange)).refused == 1  # held's first
+    Event.objects.filter(subject=str(other.pk)).update(next_attempt_at=timezone.now())
+    services.update_segment(None, held, {"name": "Held again"})  # a third row, due now
+    assert relay_once(BROKER_URL, broker.exchange) == 2  # the other subject's two rows only
+    assert {m["headers"]["ce-subject"] for m in broker.drain(2)} == {str(other.pk)}
+    Event.objects.filter(subject=str(held.pk), attempts=1).update(next_attempt_at=timezone.now())
+    assert relay_once(BROKER_URL, broker.exchange) == 3
+    broker.drain(5)
+    rows = list(Event.objects.filter(subject=str(held.pk)).values_list("pk", flat=True))
+    assert broker.ids()[2:] == [str(pk) for pk in rows]  # in order, once the first went

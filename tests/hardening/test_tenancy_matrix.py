@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 from segments import services
 from segments.middleware import route_label
 from segments.models import Role
+from segments.services.preview import run_preview
 from tests.factories import (
     AccountFactory,
     LedgerFactory,
@@ -129,9 +130,22 @@ def world(db):
     lounge = {"kind": "service", "parameters": {"serviceCode": "lounge"}}
     admin = users["admin"]
     # Both segments are dynamic, so that ``GET S/rule`` answers 200 (a manual one has none).
-    services.put_rule(admin, segment, 'metadata.tier == "black"', "account", 1)
-    services.put_rule(admin, org_segment, 'metadata.tier == "gold"', "account", 2)
+    rule = services.put_rule(admin, segment, 'metadata.tier == "black"', "account", 1)
+    org_rule = services.put_rule(admin, org_segment, 'metadata.tier == "gold"', "account", 2)
+    # A preview job of each level (what a preview past its statement timeout leaves).
+    jobs = {
+        level: run_preview.enqueue(
+            organization_id=str(organization.pk),
+            ledger_id=ledger_id,
+            expression='metadata.tier == "black"',
+            subject="account",
+        ).id
+        for level, ledger_id in (("ledger", str(ledger.pk)), ("organization", None))
+    }
     return {
+        "refresh": rule.refresh,
+        "org_refresh": org_rule.refresh,
+        "jobs": jobs,
         "benefit": services.create_benefit(admin, segment, name="Lounge", **lounge),
         "org_benefit": services.create_benefit(admin, org_segment, name="Lounge", **lounge),
         "organization": organization,
@@ -158,6 +172,10 @@ def _fill(route: Route, world) -> str:
     at_org_level = "ledgers/" not in path
     values["segment_id"] = world["org_segment" if at_org_level else "segment"].pk
     values["benefit_id"] = world["org_benefit" if at_org_level else "benefit"].pk
+    values["refresh_id"] = world["org_refresh" if at_org_level else "refresh"].pk
+    values["preview_id"] = values["job_id"] = world["jobs"][
+        "organization" if at_org_level else "ledger"
+    ]
     if "<str:id>" in path:
         collection = path.split("/<str:id>")[0].rsplit("/", 1)[-1]
         values["id"] = {
@@ -191,7 +209,14 @@ def _client(actor: str, world, api: bool):
 
 
 # API POSTs that only read: what they are asked, and the body that asks it.
-READING_POSTS = {"accounts/benefits/resolve": {"accountIds": []}}
+READING_POSTS = {
+    "accounts/benefits/resolve": {"accountIds": []},
+    "segments/rules/preview": {"expression": 'metadata.tier == "black"', "subject": "account"},
+}
+# Console POSTs that only read (the rule's live preview, any member may ask it).
+READING_CONSOLE_POSTS = re.compile(r"rule_preview$")
+# Console fragments polled by htmx: without htmx they send the reader to their tab.
+TAB_FRAGMENTS = re.compile(r"rule_refresh$")
 
 
 def _reading_post(route: Route) -> dict | None:
@@ -211,13 +236,15 @@ def _is_write(route: Route, method: str) -> bool:
     if route.is_api:
         writes = method in ("POST", "PUT", "PATCH", "DELETE") and _reading_post(route) is None
         return writes and not route.route.endswith("metrics/count")
+    if READING_CONSOLE_POSTS.search(route.name):
+        return False
     return method == "POST" or bool(WRITE_NAME.search(route.name))
 
 
 def _needs_admin(route: Route, method: str) -> bool:
     if route.is_api:
         return method == "DELETE"
-    return "delete" in route.name
+    return "delete" in route.name or route.name.endswith("rule_remove")
 
 
 @pytest.mark.django_db
@@ -252,6 +279,8 @@ def test_every_url_answers_each_actor_as_tenancy_and_roles_say(route, method, wo
             assert status == 403, where
         elif _is_write(route, method):
             assert status not in (401, 403, 404, 405), where
+        elif TAB_FRAGMENTS.search(route.name) and not htmx:
+            assert status == 302, where
         else:
             assert 200 <= status < 300, where
 
