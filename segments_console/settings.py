@@ -311,6 +311,8 @@ EVENTS_SOURCE = os.environ.get("EVENTS_SOURCE", "ledger")
 EVENTS_MAX_ATTEMPTS = int(os.environ.get("EVENTS_MAX_ATTEMPTS", "10"))
 EVENTS_BACKOFF_CAP_SECONDS = float(os.environ.get("EVENTS_BACKOFF_CAP_SECONDS", "300"))
 EVENTS_RETENTION_DAYS = int(os.environ.get("EVENTS_RETENTION_DAYS", "7"))
+# The feed holds back events younger than this (segments/api/events.py): clock skew.
+EVENTS_FEED_SETTLE_MS = int(os.environ.get("EVENTS_FEED_SETTLE_MS", "500"))
 
 # Background jobs (issue #14; segments/tasks.py): Django's tasks framework on the database
 # backend, run by `manage.py worker` (django_tasks_db's worker, which first resumes the

@@ -49,3 +49,6 @@ if REDIS_URL:
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+
+# The feed's settling delay is tested where it matters (tests/events/test_feed.py).
+EVENTS_FEED_SETTLE_MS = int(os.environ.get("EVENTS_FEED_SETTLE_MS", "0"))

@@ -6,13 +6,26 @@ organization reads it (a viewer too); anyone else gets 404 (0007).
 ``next`` is the id to send as ``after`` for what follows: the last item's when the page
 has items, else the ``after`` that was sent (null on an empty outbox), so that a poller
 always has a cursor.
+
+**A poller never skips an event.** Ids follow commit order per subject, not across
+subjects: a transaction still in flight may commit later an event whose id is below ids
+already visible. So a page ends before the first event written by a transaction that was
+not yet finished when the page was asked (its ``txid`` at or above the oldest transaction
+in flight, PostgreSQL's snapshot ``xmin``, read first), and before any event younger
+than ``EVENTS_FEED_SETTLE_MS`` (clocks of several app servers, ids stamped ahead within a
+millisecond). What is held back comes on a later poll, in id order, after the cursor.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -81,7 +94,9 @@ FEED_DOC = docs.operation(
     parameters=FEED_PARAMETERS,
     description="Every change of the organization's data as CloudEvents in structured "
     "mode, oldest first, from the transactional outbox (the broker's events, also when no "
-    "broker is configured). Poll with `after` = the `next` of the last page.",
+    "broker is configured). Poll with `after` = the `next` of the last page. A page stops "
+    "before anything a transaction still in flight could precede (it comes on a later "
+    "poll): following `next` never skips an event.",
 )
 
 
@@ -103,6 +118,32 @@ def events_of(organization: Organization, params: Any) -> tuple[QuerySet[Event],
     return events, limit
 
 
+def _oldest_in_flight() -> int | None:
+    """The oldest transaction still in flight (PostgreSQL; None elsewhere: one writer)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return cursor.fetchone()[0]
+
+
+def _id_at(instant: dt.datetime) -> uuid.UUID:
+    """The smallest UUIDv7 of ``instant``'s millisecond."""
+    return uuid.UUID(int=int(instant.timestamp() * 1000) << 80)
+
+
+def settled(events: QuerySet[Event], limit: int) -> list[Event]:
+    """At most ``limit`` of ``events`` (in id order) that no later poll could see preceded
+    by a newer one: the module's rule."""
+    in_flight = _oldest_in_flight()
+    settle = dt.timedelta(milliseconds=settings.EVENTS_FEED_SETTLE_MS)
+    page = list(events.filter(id__lt=_id_at(timezone.now() - settle))[:limit])
+    if in_flight is None:
+        return page
+    late = (n for n, event in enumerate(page) if event.txid is not None and event.txid >= in_flight)
+    return page[: next(late, len(page))]
+
+
 @extend_schema_view(list=FEED_DOC)
 class EventFeedViewSet(ApiViewSet):
     """The feed's one route; authenticated, throttled, problems as every API route."""
@@ -118,6 +159,6 @@ class EventFeedViewSet(ApiViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         organization = selectors.get_organization(request.user, kwargs["organization_id"])
         events, limit = events_of(organization, request.query_params)
-        items = [structured(event) for event in events[:limit]]
+        items = [structured(event) for event in settled(events, limit)]
         after = request.query_params.get("after") or None
         return Response({"items": items, "next": items[-1]["id"] if items else after})

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
+from django.db import connections, transaction
 
 from segments import services
 from tests.events.conftest import Tenant
@@ -81,3 +83,61 @@ def test_bad_parameters_are_problems(tenant: Tenant):
 
 def test_anonymous_is_refused(tenant: Tenant, client):
     assert client.get(url(tenant.organization)).status_code == 401
+
+
+def _ids(tenant: Tenant, after: str | None = None) -> list[str]:
+    params = {"limit": 100, **({"after": after} if after else {})}
+    return [
+        item["id"] for item in tenant.viewer.get(url(tenant.organization), params).json()["items"]
+    ]
+
+
+def test_an_event_of_a_transaction_in_flight_holds_back_later_ones_and_none_is_skipped(
+    tenant: Tenant, changes
+):
+    """A change whose transaction commits late has the lower id: a poller that followed
+    ``next`` past the later change would never see it. The feed waits for it instead."""
+    gold, silver = changes
+    cursor = _ids(tenant)[-1]
+    written, release = threading.Event(), threading.Event()
+
+    def slow_change() -> None:
+        try:
+            with transaction.atomic():
+                services.update_segment(None, gold, {"name": "Late"})
+                written.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    slow = threading.Thread(target=slow_change)
+    slow.start()
+    assert written.wait(timeout=30)
+    services.update_segment(None, silver, {"name": "Early"})  # committed first, higher id
+    assert _ids(tenant, cursor) == []  # held back: an earlier id may still come
+    release.set()
+    slow.join(timeout=30)
+    after = _ids(tenant, cursor)
+    assert len(after) == 2 and after == sorted(after)
+    subjects = [
+        item["subject"]
+        for item in tenant.viewer.get(url(tenant.organization), {"after": cursor}).json()["items"]
+    ]
+    assert subjects == [str(gold.pk), str(silver.pk)]  # the late one first, by its id
+
+
+def test_events_younger_than_the_settling_delay_wait_for_a_later_poll(tenant: Tenant, settings):
+    ledger = LedgerFactory(organization=tenant.organization)
+    settings.EVENTS_FEED_SETTLE_MS = 60_000
+    services.create_segment(None, ledger, name="Fresh")
+    assert _ids(tenant) == []
+    settings.EVENTS_FEED_SETTLE_MS = 0
+    assert len(_ids(tenant)) == 1
+
+
+def test_a_deleted_organizations_feed_is_not_found(tenant: Tenant):
+    services.update_organization(None, tenant.organization, {"legal_name": "Closing Bank"})
+    assert len(_ids(tenant)) == 1
+    services.delete_organization(None, tenant.organization)
+    gone = tenant.viewer.get(url(tenant.organization))
+    assert gone.status_code == 404 and gone.json()["code"] == "0007"
