@@ -271,6 +271,13 @@ def relay_batch(publisher: Publisher, size: int = DEFAULT_BATCH) -> BatchResult:
     return result
 
 
+def _pause(seconds: float, stopping: Callable[[], bool]) -> None:
+    """Sleep ``seconds`` (a backoff), looking at ``stopping()`` every ``WAIT_SLICE``."""
+    deadline = time.monotonic() + seconds
+    while not stopping() and (remaining := deadline - time.monotonic()) > 0:
+        time.sleep(min(WAIT_SLICE, remaining))
+
+
 def wait_for_events(timeout: float, stopping: Callable[[], bool] = lambda: False) -> None:
     """Sleep until an emit commits (``NOTIFY`` on ``EVENTS_CHANNEL``), ``timeout`` passed
     or ``stopping()`` (asked every ``WAIT_SLICE`` seconds: a signal does not end the
@@ -311,7 +318,7 @@ class Relay:
                 logger.warning("broker unavailable (%d in a row): %s", unavailable, exc)
                 if self.once:
                     break
-                time.sleep(min(30.0, 0.5 * 2 ** min(unavailable, 6)))
+                _pause(min(30.0, 0.5 * 2 ** min(unavailable, 6)), self.stopping)
                 continue
             unavailable = 0
             if result.claimed == 0 or len(result.published) == 0:

@@ -195,6 +195,22 @@ def test_a_commit_wakes_the_relay_and_sigterm_ends_it_cleanly(tenant, broker: Br
     assert "published 1 event(s)" in relay.stdout.read()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_ends_a_relay_backing_off_from_an_unreachable_broker_at_once(tenant, broker):
+    segments_with_changes(tenant.organization, subjects=1, changes=1)
+    relay = relay_process(broker.exchange, EVENTS_BROKER_URL=CLOSED_BROKER_URL)
+    try:
+        time.sleep(8)  # 1 + 2 + 4 s of backoff behind it, into the 8 s one
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        code = relay.wait(15)
+    assert time.monotonic() - stopped < 3, "SIGTERM waited out the backoff"
+    assert code == 0, relay.stderr.read()
+    assert "broker unavailable" in relay.stderr.read()
+    assert not Event.objects.exclude(status=EventStatus.PENDING).exists()  # nothing lost
+
+
 def test_the_relay_refuses_to_start_without_a_broker_url():
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "segments_console.test_settings"}
     environment.pop("EVENTS_BROKER_URL", None)
