@@ -217,6 +217,7 @@ def on_write_scenario(organization, actor) -> dict[str, float]:
 
 def start_worker(url: str, log: Path) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "segments_console.settings"}
+    log.parent.mkdir(parents=True, exist_ok=True)  # bench/results/ is not in a fresh clone
     return subprocess.Popen(
         [sys.executable, "manage.py", "worker", "--no-reload", "--interval", "0.1"],
         cwd=ROOT,
@@ -309,6 +310,7 @@ def main() -> int:
     ensure_database(url)
     setup(url)
     load(args.reload)
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
     from segments.models import Account, Organization
@@ -317,6 +319,10 @@ def main() -> int:
     actor = get_user_model().objects.get(username="bench")
     print(f"accounts in scope: {Account.objects.count():,}")
     print("server: " + server_settings())
+    print(
+        f"refresh: {settings.SEGMENTS_REFRESH_LANES} lanes of "
+        f"{settings.SEGMENTS_REFRESH_BATCH:,}-row batches"
+    )
     wanted = set(filter(None, args.only.split(","))) or set(SCENARIOS)
     figures = {
         name: SCENARIOS[name](organization, actor, url) for name in SCENARIOS if name in wanted

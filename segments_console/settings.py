@@ -328,6 +328,9 @@ TASKS = {
     }
 }
 SEGMENTS_REFRESH_BATCH = int(os.environ.get("SEGMENTS_REFRESH_BATCH", "20000"))
+# A refresh of at least this many batches is cut into that many lanes of rows, run side by
+# side on connections of their own (PostgreSQL).
+SEGMENTS_REFRESH_LANES = int(os.environ.get("SEGMENTS_REFRESH_LANES", "2"))
 SEGMENTS_TIME_RULES_REFRESH_SECONDS = int(
     os.environ.get("SEGMENTS_TIME_RULES_REFRESH_SECONDS", "300")
 )

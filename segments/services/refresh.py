@@ -11,7 +11,9 @@ The rules:
   (neighbours on disk, as ids are time-ordered), ONE transaction each,
   writing only the rows whose segment changes (``services.evaluation.apply_rules``); the
   batch's transaction also adds its counts to the refresh and moves its cursor, so what
-  the refresh says is what was committed.
+  the refresh says is what was committed. A large scope is cut into
+  ``SEGMENTS_REFRESH_LANES`` id ranges of equal size (lanes) run side by side, each with
+  its own place in the cursor: the lanes' rows never overlap and cover the scope.
 - Two refreshes of one ledger never run at once: a refresh first takes a PostgreSQL
   advisory lock per ledger of its scope (id order, so two refreshes cannot wait for each
   other in a cycle) and holds them to its end; it is ``running`` only once it holds them.
@@ -31,12 +33,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db import OperationalError, connection, connections, transaction
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.tasks import task
 from django.utils import timezone
@@ -184,6 +188,8 @@ def run_refresh(refresh_id: Any) -> dict[str, Any]:
     return _counts(refresh)
 
 
+# Alike in shape to rule_snapshot (services/rules.py); kept apart because this is a
+# refresh's progress and that a rule's history snapshot: other objects, other keys.
 def _counts(refresh: RuleRefresh) -> dict[str, Any]:
     return {
         "status": refresh.status,
@@ -228,21 +234,95 @@ def _fail(refresh: RuleRefresh, exc: BaseException) -> None:
 def _refresh_scope(refresh: RuleRefresh) -> None:
     """Every subject of the refresh from its cursor on: a ledger's rows, or the whole
     organization's in one pass (each row under its ledger's rules and the organization's),
-    so that a batch reads and writes neighbouring rows."""
+    so that a batch reads and writes neighbouring rows. A subject's rows are cut into
+    lanes (``_lanes``) run side by side; the counts are re-read once all have ended."""
     cursor = refresh.cursor or {}
     for subject in _from_cursor(list(refresh.subjects), cursor, "subject"):
-        after = cursor.get("after") if cursor.get("subject") == subject else None
-        while after != "end":
-            after = _batch(refresh, subject, after)
+        lanes = _lanes(refresh, subject, cursor if cursor.get("subject") == subject else {})
+        _run_lanes(refresh, subject, lanes)
+    refresh.refresh_from_db(fields=["scanned", "added", "removed", "cursor"])
 
 
-def _batch(refresh: RuleRefresh, subject: str, after: str | None) -> str:
-    """One batch in its transaction (again when it lost a race for locks); the id it ended
-    at, or ``"end"`` after the last."""
+def _scope_rows(refresh: RuleRefresh, subject: str) -> QuerySet:
+    scope = {"organization_id": refresh.organization_id}
+    if refresh.ledger_id is not None:
+        scope = {"ledger_id": refresh.ledger_id}
+    return MODELS[subject].all_objects.filter(**scope)
+
+
+def _lanes(refresh: RuleRefresh, subject: str, cursor: dict) -> list[list[str | None]]:
+    """The subject's lanes as ``[after, up to]`` id pairs (``None``: no bound; after
+    ``"end"``: done), saved in the cursor before any runs so that a resumed refresh goes
+    on in the same lanes. A cursor of one ``after`` (an earlier release's) is one lane. A
+    new subject gets ``SEGMENTS_REFRESH_LANES`` lanes of equal row counts on PostgreSQL
+    outside a transaction when it has at least a batch a lane, else one."""
+    if "lanes" in cursor:
+        return cursor["lanes"]
+    after = cursor.get("after")
+    bounds: list[str | None] = []
+    count, size = settings.SEGMENTS_REFRESH_LANES, settings.SEGMENTS_REFRESH_BATCH
+    if count > 1 and after is None and _can_run_side_by_side():
+        ids = _scope_rows(refresh, subject).order_by("pk").values_list("pk", flat=True)
+        total = ids.count()
+        if total >= count * size:
+            bounds = [str(ids[total * lane // count - 1]) for lane in range(1, count)]
+    starts, ends = [after, *bounds], [*bounds, None]
+    lanes = [[start, end] for start, end in zip(starts, ends, strict=True)]
+    refresh.cursor = {"subject": subject, "lanes": lanes}
+    RuleRefresh.objects.filter(pk=refresh.pk).update(cursor=refresh.cursor)
+    return lanes
+
+
+def _can_run_side_by_side() -> bool:
+    """Lanes run on connections of their own: PostgreSQL, and no transaction of the
+    caller's they could not see into."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _run_lanes(refresh: RuleRefresh, subject: str, lanes: list[list[str | None]]) -> None:
+    """Run every unfinished lane, each in a thread with its own connection when there are
+    several; a lane that fails stops the others after their batch, and its error is
+    raised."""
+    todo = [(index, lane) for index, lane in enumerate(lanes) if lane[0] != "end"]
+    if len(todo) <= 1:
+        for index, (after, upto) in todo:
+            _lane(refresh, subject, index, after, upto, threading.Event())
+        return
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="refresh") as pool:
+        runs = [
+            pool.submit(_lane_in_thread, refresh, subject, index, after, upto, stop)
+            for index, (after, upto) in todo
+        ]
+        for run in as_completed(runs):
+            if run.exception() is not None:
+                stop.set()
+    for run in runs:
+        run.result()
+
+
+def _lane_in_thread(refresh: RuleRefresh, *lane: Any) -> None:
+    try:
+        _lane(refresh, *lane)
+    except BaseException:
+        lane[-1].set()
+        raise
+    finally:
+        connections.close_all()  # this thread's own
+
+
+def _lane(refresh: RuleRefresh, subject: str, index: int, after, upto, stop) -> None:
+    while after != "end" and not stop.is_set():
+        after = _batch(refresh, subject, index, after, upto)
+
+
+def _batch(refresh: RuleRefresh, subject: str, index: int, after, upto) -> str:
+    """One batch of lane ``index`` in its transaction (again when it lost a race for
+    locks); the id it ended at, or ``"end"`` after the lane's last."""
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return _batch_once(refresh, subject, after)
+                return _batch_once(refresh, subject, index, after, upto)
         except OperationalError as exc:
             if attempt == BATCH_ATTEMPTS or not errors.is_lock_conflict(exc):
                 raise
@@ -250,16 +330,17 @@ def _batch(refresh: RuleRefresh, subject: str, after: str | None) -> str:
     raise AssertionError("unreachable")
 
 
-def _batch_once(refresh: RuleRefresh, subject: str, after: str | None) -> str:
-    """The next ``SEGMENTS_REFRESH_BATCH`` rows of the scope after ``after``: found by their
-    last id (no id goes through Python), evaluated as one id range."""
-    model, size = MODELS[subject], settings.SEGMENTS_REFRESH_BATCH
-    scope = {"organization_id": refresh.organization_id}
-    if refresh.ledger_id is not None:
-        scope = {"ledger_id": refresh.ledger_id}
-    rows = model.all_objects.filter(**scope)
+def _batch_once(refresh: RuleRefresh, subject: str, index: int, after, upto) -> str:
+    """The next ``SEGMENTS_REFRESH_BATCH`` rows of the lane after ``after``: found by their
+    last id (no id goes through Python), evaluated as one id range; then the refresh's
+    counts and the lane's place in its cursor, under the refresh row's lock (another lane
+    writes the same row)."""
+    size = settings.SEGMENTS_REFRESH_BATCH
+    rows = _scope_rows(refresh, subject)
     if after is not None:
         rows = rows.filter(pk__gt=after)
+    if upto is not None:
+        rows = rows.filter(pk__lte=upto)
     last = next(iter(rows.order_by("pk").values_list("pk", flat=True)[size - 1 : size]), None)
     if last is not None:
         rows, scanned = rows.filter(pk__lte=last), size
@@ -272,15 +353,14 @@ def _batch_once(refresh: RuleRefresh, subject: str, after: str | None) -> str:
     else:
         moves = apply_organization_rules(refresh.organization_id, members, actor=refresh.actor)
     last = str(last) if last is not None else "end"
-    refresh.cursor = {"subject": subject, "after": last}
-    refresh.scanned += scanned
-    refresh.added += moves.added
-    refresh.removed += moves.removed
+    cursor = RuleRefresh.objects.select_for_update().values_list("cursor", flat=True)
+    cursor = cursor.get(pk=refresh.pk)
+    cursor["lanes"][index][0] = last
     RuleRefresh.objects.filter(pk=refresh.pk).update(
         scanned=F("scanned") + scanned,
         added=F("added") + moves.added,
         removed=F("removed") + moves.removed,
-        cursor=refresh.cursor,
+        cursor=cursor,
     )
     return last
 

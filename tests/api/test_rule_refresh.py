@@ -2,7 +2,8 @@
 running as its own process on the test database: ``PUT S/rule`` answers with the refresh
 to follow at ``S/refreshes/{id}``; ``POST S/refresh`` enqueues one; a worker killed with
 SIGKILL mid-refresh leaves it resumable and the next worker finishes it with exactly the
-right members (pinned ones untouched, each row counted once); two refreshes of one ledger
+right members (pinned ones untouched, each row counted once, its two lanes each resumed
+where it was); two refreshes of one ledger
 taken by two workers never run at once; rules that read ``now`` are refreshed on the
 schedule."""
 
@@ -101,6 +102,8 @@ def test_a_worker_killed_mid_refresh_leaves_it_to_the_next_one_which_ends_it_exa
     first.wait(timeout=10)
     halfway = refresh_of(tenant, black, refresh_id)
     assert halfway["status"] == "running"
+    lanes = RuleRefresh.objects.get(pk=refresh_id).cursor["lanes"]
+    assert len(lanes) == 2  # 20,001 rows are two lanes of 100-row batches, side by side
     assert 2_000 <= halfway["scanned"] < 20_001
     assert Account.objects.filter(segment=black).count() == halfway["added"] < 10_001
 
