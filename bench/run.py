@@ -22,7 +22,10 @@ Needs the load data (``python manage.py generate_load_data ...``) in the databas
 7. with ``--events``, or when ``--only`` names ``outbox_overhead``, ``relay_throughput`` or
    ``relay_latency``, runs ``bench/events.py`` (the outbox and the relay, issue #15) into
    ``events/`` of the same folder. ``--only`` naming only those runs nothing else and needs
-   no load data: ``bench/events.py`` makes its own (any database, created if missing).
+   no load data: ``bench/events.py`` makes its own (any database, created if missing);
+8. with ``--rules``, or ``--only rules`` (that alone), runs ``bench/rules.py`` (dynamic
+   segments at scale, issue #14: compile, preview, on-write, refresh) on its own database
+   of 1M accounts in one organization (``BENCH_RULES_DATABASE_URL``, made when missing).
 
 Only 127.0.0.1 is ever targeted. Every server started here is stopped before exit.
 """
@@ -821,6 +824,11 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="then run bench/events.py (outbox and relay, its own small data)",
     )
+    parser.add_argument(
+        "--rules",
+        action="store_true",
+        help="then run bench/rules.py (dynamic segments over 1M accounts, its own database)",
+    )
     return parser.parse_args()  # fmt: skip
 
 
@@ -829,6 +837,8 @@ def main() -> int:
     wanted = set(args.only.split(",")) if args.only else set()
     if wanted and wanted <= set(EVENT_SCENARIOS):  # no load data needed: bench/events.py
         return run_events(args, None, args.only)
+    if wanted == {"rules"}:  # bench/rules.py loads its own database
+        return run_rules()
     env = bench_environment(args)
     setup_django(env)
     from django.db import connection
@@ -943,7 +953,15 @@ def main() -> int:
         run_profile(args, out_dir)
     if args.events or wanted & set(EVENT_SCENARIOS):
         run_events(args, out_dir, ",".join(sorted(wanted & set(EVENT_SCENARIOS))))
+    if args.rules:
+        run_rules()
     return 0
+
+
+def run_rules() -> int:
+    """``bench/rules.py`` in its own process, on its own database."""
+    command = [sys.executable, str(ROOT / "bench" / "rules.py")]
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
 def run_events(args: argparse.Namespace, out_dir: Path | None, only: str) -> int:
