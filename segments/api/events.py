@@ -11,7 +11,7 @@ always has a cursor.
 subjects: a transaction still in flight may commit later an event whose id is below ids
 already visible. So a page ends before the first event written by a transaction that was
 not yet finished when the page was asked (its ``txid`` at or above the oldest transaction
-in flight, PostgreSQL's snapshot ``xmin``, read first), and before any event younger
+of this database in flight, read first from PostgreSQL's snapshot), and before any event younger
 than ``EVENTS_FEED_SETTLE_MS`` (clocks of several app servers, ids stamped ahead within a
 millisecond). What is held back comes on a later poll, in id order, after the cursor.
 """
@@ -119,11 +119,22 @@ def events_of(organization: Organization, params: Any) -> tuple[QuerySet[Event],
 
 
 def _oldest_in_flight() -> int | None:
-    """The oldest transaction still in flight (PostgreSQL; None elsewhere: one writer)."""
+    """The oldest transaction of THIS database still in flight, or the snapshot's ``xmax``
+    (the first id not yet begun) when none is (PostgreSQL; None elsewhere: one writer).
+    The snapshot's ``xmin`` alone would count every database of the server: one long
+    transaction anywhere would hold the feed back. An in-flight id is kept when a
+    session of this database runs it (``pg_stat_activity.backend_xid``; the app's own
+    sessions are always visible to it)."""
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        cursor.execute(
+            "SELECT coalesce((SELECT min(x) FROM pg_snapshot_xip(s.snapshot) AS x "
+            "WHERE x::xid IN (SELECT backend_xid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND backend_xid IS NOT NULL)), "
+            "pg_snapshot_xmax(s.snapshot))::text::bigint "
+            "FROM (SELECT pg_current_snapshot() AS snapshot) AS s"
+        )
         return cursor.fetchone()[0]
 
 

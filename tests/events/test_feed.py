@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 
+import psycopg
 import pytest
 from django.db import connections, transaction
 
@@ -124,6 +125,28 @@ def test_an_event_of_a_transaction_in_flight_holds_back_later_ones_and_none_is_s
         for item in tenant.viewer.get(url(tenant.organization), {"after": cursor}).json()["items"]
     ]
     assert subjects == [str(gold.pk), str(silver.pk)]  # the late one first, by its id
+
+
+def test_a_transaction_in_flight_in_another_database_holds_nothing_back(tenant: Tenant):
+    """Only this database's transactions can still commit events here: a long one of
+    another database on the same server (another service, a migration, a test worker)
+    must not stop the feed."""
+    settings_dict = connections["default"].settings_dict
+    other = psycopg.connect(
+        host=settings_dict["HOST"] or None,
+        port=settings_dict["PORT"] or None,
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or None,
+        dbname="postgres",
+    )
+    try:
+        other.execute("SELECT pg_current_xact_id()")  # in flight, with an id older than ours
+        ledger = LedgerFactory(organization=tenant.organization)
+        services.create_segment(None, ledger, name="Gold")
+        assert len(_ids(tenant)) == 1  # the segment created, not held back
+    finally:
+        other.rollback()
+        other.close()
 
 
 def test_events_younger_than_the_settling_delay_wait_for_a_later_poll(tenant: Tenant, settings):
