@@ -284,7 +284,7 @@ def _run_lanes(refresh: RuleRefresh, subject: str, lanes: list[list[str | None]]
     several; a lane that fails stops the others after their batch, and its error is
     raised."""
     todo = [(index, lane) for index, lane in enumerate(lanes) if lane[0] != "end"]
-    if len(todo) <= 1:
+    if len(todo) <= 1 or not _can_run_side_by_side():  # one after the other, then
         for index, (after, upto) in todo:
             _lane(refresh, subject, index, after, upto, threading.Event())
         return
