@@ -7,6 +7,7 @@ error or a toast, without either matching on message text.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.db import InterfaceError, OperationalError
@@ -77,6 +78,16 @@ class EntityNotFound(DomainError):
 class MissingFields(DomainError):
     code, http_status, title = "0009", 400, gettext_noop("Missing Fields in Request")
     default_message = "Your request is missing one or more required fields."
+
+    @classmethod
+    def naming(cls, missing: Iterable[str], *, entity_type: str | None = None) -> MissingFields:
+        """The error that names ``missing`` (in that order), each one ``required``."""
+        names = list(missing)
+        return cls(
+            f"Missing required fields: {', '.join(names)}.",
+            entity_type=entity_type,
+            fields={name: "required" for name in names},
+        )
 
 
 class SegmentNotActive(DomainError):

@@ -96,6 +96,8 @@ def _portfolio(row: Portfolio) -> dict[str, Any]:
     return body | {"status": status_of(row), "segmentId": _text(row.segment_id)}
 
 
+# Alike in shape to _segment above; kept apart because each is the published body of its
+# own event type, key by key (a segment's ledgerId may be null, an account's may not).
 def _account(row: Account) -> dict[str, Any]:
     return {
         "id": str(row.pk),

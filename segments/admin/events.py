@@ -27,6 +27,7 @@ from django.utils.translation import ngettext
 
 from segments.admin.changelists import BigTableMixin
 from segments.admin.filters import LabelledRelatedFilter
+from segments.admin.readonly import ReadOnlyAdminMixin
 from segments.errors import DomainError
 from segments.ids import uuid_or_none
 from segments.models import Event, EventStatus
@@ -62,7 +63,7 @@ class EventKeyFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(BigTableMixin, admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, BigTableMixin, admin.ModelAdmin):
     """The outbox (``models.events``): newest first, read-only, dead rows retryable."""
 
     list_display = ("id", "key", "subject", "status", "attempts", "next_or_published", "error")
@@ -129,21 +130,10 @@ class EventAdmin(BigTableMixin, admin.ModelAdmin):
             return queryset.filter(subject=term), False
         return queryset.filter(Q(pk=pk) | Q(subject=str(pk))), False
 
-    # ----------------------------------------------------------------- read-only
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    # ----------------------------------------------------------------- retry
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return may_retry_events(request.user)
-
-    # ----------------------------------------------------------------- retry
 
     @admin.action(permissions=["retry"], description=_("Retry selected dead events"))
     def retry(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:

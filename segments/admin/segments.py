@@ -34,6 +34,7 @@ from segments.admin.changelists import BigTableMixin, QuickDatesChangeList
 from segments.admin.choices import LabelledChoicesMixin
 from segments.admin.filters import DeletedFilter, LabelledRelatedFilter, SegmentFilter
 from segments.admin.forms import ServiceForm
+from segments.admin.readonly import ReadOnlyAdminMixin
 from segments.console.exports import (
     MEMBER_COLUMNS,
     csv_response,
@@ -412,7 +413,9 @@ class HistorySegmentFilter(SegmentFilter):
 
 
 @admin.register(SegmentHistory)
-class SegmentHistoryAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin):
+class SegmentHistoryAdmin(
+    ReadOnlyAdminMixin, BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin
+):
     """What happened to each segment: who, when, what (before → after). Read-only: the
     services write it, nobody edits it."""
 
@@ -453,12 +456,3 @@ class SegmentHistoryAdmin(BigTableMixin, LabelledChoicesMixin, admin.ModelAdmin)
     @admin.display(description=_("after"))
     def after_json(self, obj: SegmentHistory) -> str:
         return _pretty(obj.after)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -145,6 +145,8 @@ class AppliedBenefitSerializer(serializers.Serializer):
     exclusivityGroup = serializers.CharField(allow_null=True)
 
 
+# Alike in shape to NotProjectedSerializer (api/fee_projection_serializers.py); kept apart
+# because they are two API bodies: this one names the benefit `id`, that one `benefitId`.
 class NotAppliedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
@@ -169,6 +171,8 @@ class ResolvedSerializer(serializers.Serializer):
     notFound = serializers.ListField(child=serializers.UUIDField())
 
 
+# Alike in shape to _counts (services/refresh.py) and rule_snapshot (services/rules.py):
+# all build a dict from attributes; kept apart because the keys, objects and readers differ.
 def _applied(candidate: BenefitAt) -> dict[str, Any]:
     return {
         "id": candidate.pk,

@@ -130,6 +130,9 @@ class BenefitViewSet(EntityViewSet):
         versions = selectors.benefit_versions(self.get_object())
         return self.page_response(versions, serializer_class=BenefitVersionSerializer)
 
+    # Alike in shape to the @action routes of api/views.py (by_alias, by_external_code); kept
+    # apart because each declares its own route, name and answer, and DRF reads these
+    # decorators as the URL table: a wrapper would only hide which route is which.
     @action(
         detail=False,
         methods=["get"],

@@ -77,6 +77,9 @@ class EffectiveBenefitsMixin:
 class AccountBenefitsMixin(EffectiveBenefitsMixin):
     """Also ``POST …/accounts/benefits/resolve``."""
 
+    # Alike in shape to the @action routes of api/views.py, api/benefits.py and
+    # api/rule_preview.py; kept apart because each declares its own route and name (DRF's URL
+    # table) and answers with its own body.
     @action(
         detail=False,
         methods=["post"],

@@ -21,7 +21,8 @@ from segments import errors
 from segments.api import operations as docs
 from segments.api.benefit_serializers import StrictIntegerField
 from segments.api.parsing import parse_body
-from segments.api.serializers import StrictCharField, TextUUIDField
+from segments.api.rules import RuleTextSerializer
+from segments.api.serializers import TextUUIDField
 from segments.ids import uuid_or_none
 from segments.services.explanation import explain_account
 from segments.services.preview import preview_job, preview_rule
@@ -31,12 +32,7 @@ JOB_STATUS_HELP = "`queued`, `running`, `done` or `failed`."
 # --------------------------------------------------------------------------- bodies
 
 
-class RulePreviewInputSerializer(serializers.Serializer):
-    expression = StrictCharField(
-        trim_whitespace=False,
-        help_text="A CEL rule over the field catalogue (at most 2,000 characters).",
-    )
-    subject = StrictCharField(help_text="`account` or `portfolio`: what the rule chooses.")
+class RulePreviewInputSerializer(RuleTextSerializer):
     segmentId = TextUUIDField(
         source="segment_id",
         required=False,
@@ -119,10 +115,7 @@ def parse_preview_body(request: Request) -> dict[str, Any]:
     body = parse_body(RulePreviewInputSerializer, request.data)
     missing = [name for name in ("expression", "subject") if name not in body]
     if missing:
-        raise errors.MissingFields(
-            f"Missing required fields: {', '.join(missing)}.",
-            fields={name: "required" for name in missing},
-        )
+        raise errors.MissingFields.naming(missing)
     return body
 
 
@@ -133,6 +126,9 @@ class RulePreviewMixin:
     """``rules/preview`` and ``rules/previews/{preview_id}`` on a segment viewset (its
     ``scope`` reads the path's organization and ledger)."""
 
+    # Alike in shape to the other @action routes (rules_preview_job below, api/views.py,
+    # api/benefits.py, api/effective.py); kept apart because each declares its own method,
+    # route and name, which DRF reads as the URL table, and its body answers another question.
     @action(
         detail=False,
         methods=["post"],
@@ -200,6 +196,8 @@ PREVIEW_NOTE = (
 )
 
 
+# Alike in shape to refresh_docs (api/rules.py) and the other docs.operation tables; kept
+# apart because each operation has its own id, summary, answers and description.
 def preview_docs(label: str, tag: str) -> dict[str, Any]:
     """The documentation of the preview routes; ``label`` is ``Segment`` or
     ``OrganizationSegment``."""

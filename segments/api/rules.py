@@ -30,12 +30,17 @@ from segments.models import RuleRefresh, Segment, SegmentRule
 from segments.tenancy import Action, authorize
 
 
-class RuleInputSerializer(serializers.Serializer):
+# The two fields that say what a rule is, in a rule's body and in a preview's. (No
+# docstring: the schema would show it as the description of both bodies.)
+class RuleTextSerializer(serializers.Serializer):
     expression = StrictCharField(
         trim_whitespace=False,
         help_text="A CEL rule over the field catalogue (at most 2,000 characters).",
     )
     subject = StrictCharField(help_text="`account` or `portfolio`: what the rule chooses.")
+
+
+class RuleInputSerializer(RuleTextSerializer):
     priority = StrictIntegerField(
         min_value=0,
         max_value=2**31 - 1,
@@ -122,10 +127,7 @@ def parse_rule_body(request: Request) -> dict[str, Any]:
     body = parse_body(RuleInputSerializer, request.data)
     missing = [name for name in RuleInputSerializer().fields if name not in body]
     if missing:
-        raise errors.MissingFields(
-            f"Missing required fields: {', '.join(missing)}.",
-            fields={name: "required" for name in missing},
-        )
+        raise errors.MissingFields.naming(missing)
     return body
 
 
@@ -222,6 +224,8 @@ def rule_docs(label: str, tag: str) -> dict[str, Any]:
     }
 
 
+# Alike in shape to the docs.operation tables of api/benefits.py; kept apart because each
+# operation has its own id, summary, answers and description.
 def refresh_docs(label: str, tag: str) -> dict[str, Any]:
     """The documentation of ``S/refresh`` and ``S/refreshes/{id}``."""
     return {

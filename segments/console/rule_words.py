@@ -25,6 +25,8 @@ FIELD_KINDS = {
     catalogue.Kind.TIMESTAMP: _("an instant"),
     catalogue.Kind.JSON: _("a metadata value: text, number or true/false"),
 }
+# Alike in shape to STATUS_LABELS (console/presenters.py); kept apart because each maps
+# its own choices to the words the console shows for them.
 REFRESH_STATUS_LABELS = {
     RefreshStatus.QUEUED: _("Queued"),
     RefreshStatus.RUNNING: _("Running"),

@@ -25,78 +25,41 @@ SEGMENT = "segments/<uuid:segment_id>/"
 BENEFIT = "benefits/<uuid:benefit_id>/"
 
 
-def benefit_routes(prefix: str, name_prefix: str) -> list:
-    """A segment's Benefits tab, a benefit's page and its dialogs, under ``prefix`` (the
-    segment's page)."""
-    return [
-        path(
-            prefix + "benefits/",
-            benefits.benefits_tab,
-            name=f"{name_prefix}segment_benefits",
-        ),
-        path(
-            prefix + "benefits/new/",
-            benefits.create,
-            name=f"{name_prefix}segment_benefit_create",
-        ),
-        path(
-            prefix + BENEFIT,
-            benefits.benefit_page,
-            name=f"{name_prefix}segment_benefit",
-        ),
-        path(
-            prefix + BENEFIT + "edit/",
-            benefits.edit,
-            name=f"{name_prefix}segment_benefit_edit",
-        ),
-        path(
-            prefix + BENEFIT + "delete/",
-            benefits.delete,
-            name=f"{name_prefix}segment_benefit_delete",
-        ),
-    ]
-
-
-def rule_routes(prefix: str, name_prefix: str) -> list:
-    """A segment's Rule tab, its preview (and a preview's job), saving and removing the
-    rule, and its refresh's status and "Refresh now", under ``prefix`` (the segment's
-    page)."""
-    routes = (
-        ("rule/", rules.rule_tab, "rule"),
-        ("rule/save/", rules.rule_save, "rule_save"),
-        ("rule/preview/", rules.rule_preview, "rule_preview"),
-        ("rule/preview/<uuid:job_id>/", rules.rule_preview_job, "rule_preview_job"),
-        ("rule/remove/", rules.rule_remove, "rule_remove"),
-        ("rule/refresh/", rules.rule_refresh, "rule_refresh"),
-        ("rule/refresh/run/", rules.rule_refresh_run, "rule_refresh_run"),
-    )
-    return [
-        path(prefix + route, view, name=f"{name_prefix}segment_{name}")
-        for route, view, name in routes
-    ]
+# A segment's pages and dialogs, under its address (``SEGMENT``), as (route, view, name):
+# its overview, members and history; its Rule tab, the rule's preview (and a preview's
+# job), saving and removing the rule, its refresh's status and "Refresh now"; its
+# Benefits tab, a benefit's page and dialogs; and editing and deleting the segment.
+SEGMENT_PAGES = (
+    ("", segments.overview, "segment"),
+    ("members/", members.members, "segment_members"),
+    ("members/add/", members.add_members, "segment_members_add"),
+    ("members/remove/", members.remove_members, "segment_members_remove"),
+    ("history/", segments.history, "segment_history"),
+    ("rule/", rules.rule_tab, "segment_rule"),
+    ("rule/save/", rules.rule_save, "segment_rule_save"),
+    ("rule/preview/", rules.rule_preview, "segment_rule_preview"),
+    ("rule/preview/<uuid:job_id>/", rules.rule_preview_job, "segment_rule_preview_job"),
+    ("rule/remove/", rules.rule_remove, "segment_rule_remove"),
+    ("rule/refresh/", rules.rule_refresh, "segment_rule_refresh"),
+    ("rule/refresh/run/", rules.rule_refresh_run, "segment_rule_refresh_run"),
+    ("benefits/", benefits.benefits_tab, "segment_benefits"),
+    ("benefits/new/", benefits.create, "segment_benefit_create"),
+    (BENEFIT, benefits.benefit_page, "segment_benefit"),
+    (BENEFIT + "edit/", benefits.edit, "segment_benefit_edit"),
+    (BENEFIT + "delete/", benefits.delete, "segment_benefit_delete"),
+    ("edit/", segments.edit, "segment_edit"),
+    ("delete/", segments.delete, "segment_delete"),
+)
 
 
 def segment_routes(prefix: str, name_prefix: str) -> list:
     """The segment pages and actions under ``prefix`` (a ledger or an organization)."""
     return [
         path(prefix + "segments/new/", segments.create, name=f"{name_prefix}segment_create"),
-        path(prefix + SEGMENT, segments.overview, name=f"{name_prefix}segment"),
-        path(prefix + SEGMENT + "members/", members.members, name=f"{name_prefix}segment_members"),
-        path(
-            prefix + SEGMENT + "members/add/",
-            members.add_members,
-            name=f"{name_prefix}segment_members_add",
+        *(
+            path(prefix + SEGMENT + route, view, name=name_prefix + name)
+            for route, view, name in SEGMENT_PAGES
         ),
-        path(
-            prefix + SEGMENT + "members/remove/",
-            members.remove_members,
-            name=f"{name_prefix}segment_members_remove",
-        ),
-        path(prefix + SEGMENT + "history/", segments.history, name=f"{name_prefix}segment_history"),
-        *rule_routes(prefix + SEGMENT, name_prefix),
-        *benefit_routes(prefix + SEGMENT, name_prefix),
-        path(prefix + SEGMENT + "edit/", segments.edit, name=f"{name_prefix}segment_edit"),
-        path(prefix + SEGMENT + "delete/", segments.delete, name=f"{name_prefix}segment_delete"),
     ]
 
 

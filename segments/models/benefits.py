@@ -10,17 +10,17 @@ parameters are ``segments.benefit_kinds``; every other rule is the services'.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from uuid6 import uuid7
 
-from segments.models.entities import Entity, Ledger, Organization, Segment, Status
+from segments.models.entities import Entity, Ledger, Organization, Segment, Status, actor_field
 from segments.validators import validate_text
 
 
+# Alike in shape to HistoryAction and the other TextChoices; kept apart because each is the
+# value set of its own column.
 class BenefitKind(models.TextChoices):
     FEE_WAIVER = "feeWaiver", "Fee waiver"
     FEE_DISCOUNT = "feeDiscount", "Fee discount"
@@ -75,13 +75,7 @@ class Benefit(Entity):
         ordering = ["priority", "created_at", "id"]
         constraints = [
             Entity.status_check("benefit"),
-            models.UniqueConstraint(
-                Lower("name"),
-                "segment",
-                name="benefit_name_unique_per_segment",
-                condition=Q(deleted_at__isnull=True),
-                violation_error_code="duplicate_benefit_name",
-            ),
+            Entity.name_unique("benefit", "segment"),
             models.CheckConstraint(
                 condition=Q(valid_from__isnull=True)
                 | Q(valid_until__isnull=True)
@@ -117,13 +111,7 @@ class BenefitVersion(models.Model):
     status_description = models.CharField(max_length=256, null=True, blank=True)
     priority = models.PositiveIntegerField()
     exclusivity_group = models.CharField(max_length=100, null=True, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    actor = actor_field()
     actor_name = models.CharField(max_length=150)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -91,6 +91,17 @@ class Entity(models.Model):
             fields=[*leading, "created_at", "id"], name=name, condition=Q(deleted_at__isnull=True)
         )
 
+    @staticmethod
+    def name_unique(table: str, parent: str, **when: bool) -> models.UniqueConstraint:
+        """No two live rows under one ``parent`` with the same name, in any letter case."""
+        return models.UniqueConstraint(
+            Lower("name"),
+            parent,
+            name=f"{table}_name_unique_per_{parent}",
+            condition=Q(deleted_at__isnull=True, **when),
+            violation_error_code=f"duplicate_{table}_name",
+        )
+
     @classmethod
     def status_check(cls, table: str) -> models.CheckConstraint:
         return models.CheckConstraint(
@@ -138,13 +149,7 @@ class Ledger(Entity):
         constraints = [
             Entity.status_check("ledger"),
             # Midaz refuses a second ledger of the same name in an organization (0002).
-            models.UniqueConstraint(
-                Lower("name"),
-                "organization",
-                name="ledger_name_unique_per_organization",
-                condition=Q(deleted_at__isnull=True),
-                violation_error_code="duplicate_ledger_name",
-            ),
+            Entity.name_unique("ledger", "organization"),
         ]
         indexes = [Entity.live_index("ledger_live_created", "organization")]
 
@@ -180,20 +185,8 @@ class Segment(Entity):
         ordering = ["created_at", "id"]
         constraints = [
             Entity.status_check("segment"),
-            models.UniqueConstraint(
-                Lower("name"),
-                "ledger",
-                name="segment_name_unique_per_ledger",
-                condition=Q(deleted_at__isnull=True, ledger__isnull=False),
-                violation_error_code="duplicate_segment_name",
-            ),
-            models.UniqueConstraint(
-                Lower("name"),
-                "organization",
-                name="segment_name_unique_per_organization",
-                condition=Q(deleted_at__isnull=True, ledger__isnull=True),
-                violation_error_code="duplicate_segment_name",
-            ),
+            Entity.name_unique("segment", "ledger", ledger__isnull=False),
+            Entity.name_unique("segment", "organization", ledger__isnull=True),
         ]
         indexes = [
             Entity.live_index("segment_live_ledger_created", "ledger"),
@@ -443,6 +436,14 @@ class HistoryAction(models.TextChoices):
     MEMBERSHIP_REFRESHED = "membership_refreshed", "Membership refreshed"
 
 
+def actor_field() -> models.ForeignKey:
+    """Who made a recorded change: kept null when that user is deleted (the record's
+    ``actor_name`` still names them)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+
 class SegmentHistory(models.Model):
     """One change to a segment or to its membership: who, when, what (before → after).
 
@@ -454,13 +455,7 @@ class SegmentHistory(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="segment_history"
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    actor = actor_field()
     actor_name = models.CharField(max_length=150)
     action = models.CharField(max_length=30, choices=HistoryAction.choices)
     before = models.JSONField(null=True, blank=True)

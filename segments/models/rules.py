@@ -10,13 +10,12 @@ resumes exactly where its last committed batch ended."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from uuid6 import uuid7
 
-from segments.models.entities import Ledger, Organization, Segment
+from segments.models.entities import Ledger, Organization, Segment, actor_field
 
 
 class RuleSubject(models.TextChoices):
@@ -41,9 +40,7 @@ class SegmentRule(models.Model):
     version = models.PositiveIntegerField(default=1)
     fields_used = models.JSONField(default=list)
     time_dependent = models.BooleanField(default=False)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    actor = actor_field()
     actor_name = models.CharField(max_length=150)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -65,6 +62,8 @@ class SegmentRule(models.Model):
         return f"{self.segment_id} #{self.priority}: {self.expression[:60]}"
 
 
+# Alike in shape to Status (models/entities.py) and the other TextChoices; kept apart
+# because each is the value set of its own column, stored and shown as is.
 class RefreshStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -106,9 +105,7 @@ class RuleRefresh(models.Model):
     cursor = models.JSONField(null=True, blank=True)
     task_id = models.UUIDField(null=True, blank=True)
     error = models.TextField(blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    actor = actor_field()
     actor_name = models.CharField(max_length=150)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -103,6 +103,9 @@ class Compare(Node):
         return (self.left, self.right)
 
 
+# The node classes are alike in shape on purpose (fields, then children()); each is one
+# kind of node of the rule syntax tree that the checker, SQL compiler and evaluator match
+# on by class.
 @dataclass(frozen=True)
 class In(Node):
     field: Field

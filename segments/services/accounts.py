@@ -144,6 +144,11 @@ def update_account(
     return account
 
 
+# create, update and delete_account are alike in shape to those of services/portfolios.py
+# (membership history, rules, event); kept apart because the lock, the children that
+# block a delete (child accounts here, held accounts there) and the history's id list are
+# each the entity's own, and what comes before them differs: a shared body would take
+# them all as parameters.
 @atomic_service
 def delete_account(actor, account: Account, *, if_match: str | None = None) -> None:
     """An account that is the parent of live accounts cannot be deleted (9002). A deleted

@@ -174,6 +174,10 @@ def create_benefit(actor, segment: Segment, **fields: Any) -> Benefit:
     return benefit
 
 
+# create_benefit's ending and update_benefit's signature are alike in shape to those of
+# the other entities' services (services/segments.py, ledgers.py, portfolios.py); kept
+# apart because every entity's create and update have the one signature the API, console
+# and admin call, and what each does before emitting is its own entity's rules.
 @atomic_service
 def update_benefit(
     actor, benefit: Benefit, changes: Mapping[str, Any], *, if_match: str | None = None

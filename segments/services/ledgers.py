@@ -30,6 +30,9 @@ def create_ledger(actor, organization: Organization, **fields: Any) -> Ledger:
     return ledger
 
 
+# Alike in shape to create/update of services/portfolios.py and services/segments.py;
+# kept apart because the shared part is the one service signature every entity has, and
+# the body is this entity's own rules.
 @atomic_service
 def update_ledger(
     actor, ledger: Ledger, changes: Mapping[str, Any], *, if_match: str | None = None

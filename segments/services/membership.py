@@ -27,6 +27,8 @@ from segments import errors, locking
 from segments.ids import as_uuid
 from segments.locking import atomic_service
 from segments.models import (
+    # Alike to the import list of services/evaluation.py; kept apart: each module imports
+    # the models it uses.
     Account,
     AssignedBy,
     Entity,

@@ -52,6 +52,9 @@ def create_portfolio(actor, ledger: Ledger, **fields: Any) -> Portfolio:
     return portfolio
 
 
+# Alike in shape to create/update of services/segments.py; kept apart because the shared
+# part is the one service signature every entity has, and the body is this entity's own
+# rules (a portfolio's membership and rules).
 @atomic_service
 def update_portfolio(
     actor, portfolio: Portfolio, changes: Mapping[str, Any], *, if_match: str | None = None

@@ -149,11 +149,7 @@ def require(model: type[Entity], fields: Mapping[str, Any]) -> None:
         if fields.get(name) is None or (isinstance(fields[name], str) and not fields[name].strip())
     ]
     if missing:
-        raise errors.MissingFields(
-            f"Missing required fields: {', '.join(missing)}.",
-            entity_type=model.entity_type,
-            fields={name: "required" for name in missing},
-        )
+        raise errors.MissingFields.naming(missing, entity_type=model.entity_type)
 
 
 def validate(obj: Entity) -> None:
@@ -196,16 +192,12 @@ def _domain_error_from(obj: Entity, exc: ValidationError) -> errors.DomainError:
         for field_codes in codes.values()
         for code in field_codes
     ):
-        missing = {
-            field: "required"
+        missing = [
+            field
             for field, field_codes in codes.items()
             if set(field_codes) & {"blank", "null", "required"}
-        }
-        return errors.MissingFields(
-            f"Missing required fields: {', '.join(missing)}.",
-            entity_type=obj.entity_type,
-            fields=missing,
-        )
+        ]
+        return errors.MissingFields.naming(missing, entity_type=obj.entity_type)
     if METADATA_TOO_MANY_KEYS in metadata_codes:
         return errors.InvalidField(fields["metadata"], entity_type=obj.entity_type, fields=fields)
     return errors.InvalidField(message, entity_type=obj.entity_type, fields=fields)

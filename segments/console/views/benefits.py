@@ -19,7 +19,7 @@ from segments.console.benefit_words import KIND_LABELS, parameters_in_words, win
 from segments.console.presenters import status_label
 from segments.console.views.benefit_rows import describe_benefit as describe
 from segments.console.views.htmx import htmx_done, render_page, with_toast
-from segments.console.views.lists import list_state, paginate_or_error, replace_url_if_moved
+from segments.console.views.lists import list_state, paginate_or_error, render_list_page
 from segments.console.views.scope import benefit_url, console_view, require, segment_url
 from segments.console.views.segments import _segment_for, segment_page_context
 from segments.filters import BenefitFilterSet, apply_filters
@@ -57,16 +57,18 @@ def benefits_tab(request: HttpRequest, organization_id, segment_id, ledger_id=No
         "create_url": segment_url(segment, "benefit_create"),
         "kinds": list(KIND_LABELS.items()),
     }
-    response = render_page(
+    return render_list_page(
         request,
         "console/segment/benefits.html",
         context,
         {"tab-body": "tab", "benefits-table": "table"},
+        page,
     )
-    replace_url_if_moved(request, response, page)
-    return response
 
 
+# Alike in shape to the other segment views (edit and delete below, rule_preview_job in
+# console/views/rules.py): the decorators and the segment lookup every segment view opens
+# with; kept apart because what follows is each page's own.
 @console_view
 @require_safe
 def benefit_page(
@@ -95,6 +97,9 @@ def benefit_page(
 # --------------------------------------------------------------------------- dialogs
 
 
+# Alike in shape to _render_form of console/views/records.py; kept apart because each
+# builds its own dialog's context (here a benefit's segment, conflict link and toast;
+# there a ledger's account or portfolio tab) for its own template.
 def _dialog(
     request: HttpRequest,
     segment: Segment,

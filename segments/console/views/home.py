@@ -8,8 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from segments import selectors
-from segments.console.views.htmx import render_page
-from segments.console.views.lists import replace_url_if_moved
+from segments.console.views.lists import render_list_page
 from segments.console.views.scope import console_view, resolve_scope
 from segments.console.views.segment_lists import segment_list_context
 from segments.console.views.segments import create_dialog_context
@@ -45,8 +44,6 @@ def organization(request: HttpRequest, organization_id) -> HttpResponse:
     }
     if request.GET.get("create") and scope.can_change and not request.htmx:
         context |= create_dialog_context(scope)
-    response = render_page(
-        request, "console/organization.html", context, {"segments-table": "table"}
+    return render_list_page(
+        request, "console/organization.html", context, {"segments-table": "table"}, context["page"]
     )
-    replace_url_if_moved(request, response, context["page"])
-    return response

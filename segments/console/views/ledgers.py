@@ -13,7 +13,7 @@ from django.views.decorators.http import require_safe
 
 from segments import selectors
 from segments.console.views.htmx import render_page
-from segments.console.views.lists import replace_url_if_moved
+from segments.console.views.lists import render_list_page
 from segments.console.views.scope import Scope, console_view, resolve_scope
 from segments.console.views.segment_lists import attach_segment_urls, segment_list_context
 from segments.console.views.segments import create_dialog_context
@@ -97,11 +97,10 @@ def segments_tab(request: HttpRequest, organization_id, ledger_id) -> HttpRespon
     context = ledger_context(request, scope, "segments") | segment_list_context(request, scope)
     if request.GET.get("create") and scope.can_change and not request.htmx:
         context |= create_dialog_context(scope)
-    response = render_page(
+    return render_list_page(
         request,
         "console/ledger/segments.html",
         context,
         TAB_PARTIALS | {"segments-table": "table"},
+        context["page"],
     )
-    replace_url_if_moved(request, response, context["page"])
-    return response

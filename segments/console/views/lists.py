@@ -19,6 +19,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext
 
 from segments import errors, selectors
+from segments.console.views.htmx import render_page
 
 LIST_LIMITS = (10, 50, 100)
 
@@ -154,3 +155,17 @@ def replace_url_if_moved(request: HttpRequest, response: HttpResponse, page: Pag
         query = request.GET.copy()
         query["page"] = str(page.number)
         response["HX-Replace-Url"] = f"{request.path}?{query.urlencode()}"
+
+
+def render_list_page(
+    request: HttpRequest,
+    template: str,
+    context: Mapping[str, Any],
+    partials: Mapping[str, str],
+    page: Page,
+) -> HttpResponse:
+    """``render_page`` of a page that shows ``page`` of a list, the address bar corrected
+    when a refresh landed on another page (``replace_url_if_moved``)."""
+    response = render_page(request, template, context, partials)
+    replace_url_if_moved(request, response, page)
+    return response

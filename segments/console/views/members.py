@@ -18,7 +18,7 @@ from segments.console.views.lists import (
     filter_error,
     list_state,
     paginate_or_error,
-    replace_url_if_moved,
+    render_list_page,
 )
 from segments.console.views.scope import console_view, require, segment_url
 from segments.console.views.segments import _segment_for, rule_of, segment_page_context
@@ -81,14 +81,13 @@ def members(request: HttpRequest, organization_id, segment_id, ledger_id=None) -
         # A dynamic segment's members are its rule's: no control assigns or removes them.
         "can_assign": scope.can_change and rule_of(segment) is None,
     }
-    response = render_page(
+    return render_list_page(
         request,
         "console/segment/members.html",
         context,
         {"tab-body": "tab", "members-table": "table"},
+        page,
     )
-    replace_url_if_moved(request, response, page)
-    return response
 
 
 @console_view

@@ -29,7 +29,7 @@ from segments.console.forms import (
 from segments.console.presenters import status_label
 from segments.console.views.htmx import htmx_done, refuse, render_page, with_toast
 from segments.console.views.ledgers import TAB_PARTIALS, ledger_context
-from segments.console.views.lists import list_state, paginate_or_error, replace_url_if_moved
+from segments.console.views.lists import list_state, paginate_or_error, render_list_page
 from segments.console.views.scope import (
     Scope,
     console_view,
@@ -160,14 +160,13 @@ def _tab(request: HttpRequest, organization_id, ledger_id, records: Records) -> 
             with_rule_priority(selectors.segments_usable_in(request.user, scope.ledger))
         ),
     }
-    response = render_page(
+    return render_list_page(
         request,
         "console/ledger/records.html",
         context,
         TAB_PARTIALS | {f"{records.key}-table": "table"},
+        page,
     )
-    replace_url_if_moved(request, response, page)
-    return response
 
 
 @console_view
