@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
-from uuid6 import uuid7
 
 from segments.errors import PermissionDenied
 from segments.event_shapes import entity_payload
@@ -57,11 +58,34 @@ def _latest_of(subject: str) -> uuid.UUID | None:
         return cursor.fetchone()[0]
 
 
+def _v7(millis: int, rand_a: int) -> uuid.UUID:
+    rand_b = secrets.randbits(62)
+    return uuid.UUID(int=(millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
+
+
 def _after(latest: uuid.UUID) -> uuid.UUID:
     """A UUIDv7 one millisecond after ``latest``'s, random otherwise: greater than it."""
-    millis = (latest.int >> 80) + 1
-    rand_a, rand_b = secrets.randbits(12), secrets.randbits(62)
-    return uuid.UUID(int=(millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
+    return _v7((latest.int >> 80) + 1, secrets.randbits(12))
+
+
+_clock = threading.Lock()
+_last_id_at = [0, 0]  # the millisecond and the counter of the process's latest new id
+
+
+def new_event_id() -> uuid.UUID:
+    """A UUIDv7 of the current millisecond, above the process's previous one (a 12-bit
+    counter within a millisecond, RFC 9562's method 1). Not ``uuid6.uuid7``: that one
+    moves its clock one millisecond ahead for every id made within a millisecond anywhere
+    in the process — a bulk load of 20,000 rows puts the next events 20 s in the future,
+    and the feed holds back ids ahead of the clock until the clock catches up."""
+    with _clock:
+        millis, counter = time.time_ns() // 1_000_000, 0
+        if millis <= _last_id_at[0]:
+            millis, counter = _last_id_at[0], _last_id_at[1] + 1
+            if counter > 0xFFF:  # 4,096 ids in one millisecond: borrow the next one
+                millis, counter = millis + 1, 0
+        _last_id_at[:] = [millis, counter]
+    return _v7(millis, counter)
 
 
 def next_ids(subject: str, count: int = 1) -> list[uuid.UUID]:
@@ -70,7 +94,7 @@ def next_ids(subject: str, count: int = 1) -> list[uuid.UUID]:
     latest = _latest_of(subject)
     ids: list[uuid.UUID] = []
     for _ in range(count):
-        new = uuid7()
+        new = new_event_id()
         if latest is not None and new <= latest:
             new = _after(latest)
         ids.append(new)
@@ -121,7 +145,7 @@ def emit(organization_id: Any, key: str, subject: Any, time: dt.datetime, data: 
     id) in the caller's transaction: in one statement when a fresh UUIDv7 is above the
     subject's latest id (the usual case), else with ``next_ids``."""
     subject = str(subject)
-    event = _row(uuid7(), organization_id, key, subject, time, data, timezone.now())
+    event = _row(new_event_id(), organization_id, key, subject, time, data, timezone.now())
     if not _insert_if_newest(event):
         event.id = next_ids(subject)[0]
         event.save(force_insert=True)

@@ -9,6 +9,7 @@ import uuid
 import psycopg
 import pytest
 from django.db import connections, transaction
+from uuid6 import uuid7
 
 from segments import services
 from tests.events.conftest import Tenant
@@ -147,6 +148,18 @@ def test_a_transaction_in_flight_in_another_database_holds_nothing_back(tenant: 
     finally:
         other.rollback()
         other.close()
+
+
+def test_many_ids_made_just_before_do_not_hold_the_next_events_back(tenant: Tenant):
+    """Rows made by the thousand in one process (a bulk load, ``bulk_create``) take their
+    ids from ``uuid6.uuid7``, whose clock runs one millisecond ahead per id made within a
+    millisecond: events made after them must still carry the real time, or the feed would
+    hold them back as "ahead of the clock" for as long as the clock ran ahead."""
+    for _ in range(20_000):  # what a bulk_create of 20,000 accounts does to that clock
+        uuid7()
+    ledger = LedgerFactory(organization=tenant.organization)
+    services.create_segment(None, ledger, name="Gold")
+    assert len(_ids(tenant)) == 1
 
 
 def test_events_younger_than_the_settling_delay_wait_for_a_later_poll(tenant: Tenant, settings):
