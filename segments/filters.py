@@ -16,6 +16,7 @@ API and the console report them the same way. Use ``apply_filters``.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import uuid
@@ -27,6 +28,7 @@ from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
+from django_filters.filters import FilterMethod
 from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 
 from segments import errors
@@ -116,6 +118,25 @@ def sort_filter(*sortable: str) -> django_filters.CharFilter:
     )
 
 
+class FiltersCopiedPerInstance(dict):
+    """A FilterSet's base filters, whose ``deepcopy`` — django-filter's, once per FilterSet
+    instance, so once per request — copies each filter with its own ``extra``, not every
+    object the filters reach (~380 ``deepcopy`` calls, ~1 ms, a list request before). A
+    copy gets its own form field when first asked, as a deep copy would, and its own
+    ``method`` proxy, so that its ``parent`` is its own FilterSet's."""
+
+    def __deepcopy__(self, memo: dict) -> dict:
+        copies = {}
+        for name, base in self.items():
+            filter_ = copy.copy(base)
+            filter_.extra = dict(base.extra)
+            filter_.__dict__.pop("_field", None)
+            if getattr(base, "_method", None) is not None:
+                filter_.filter = FilterMethod(filter_)
+            copies[name] = filter_
+        return copies
+
+
 class EntityFilterSet(django_filters.FilterSet):
     start_date = _handled_in_filter_queryset(
         "Created on or after (YYYY-MM-DD or YYYY-MM-DD hh:mm:ss, UTC); needs end_date."
@@ -135,6 +156,10 @@ class EntityFilterSet(django_filters.FilterSet):
     )
 
     sortable: dict[str, Any] = {}
+
+    @classmethod
+    def get_filters(cls) -> FiltersCopiedPerInstance:
+        return FiltersCopiedPerInstance(super().get_filters())
 
     def _handled_in_filter_queryset(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
         return queryset
