@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from segments import services
 from segments.models import Account, Benefit
+from tests.testing.browser import settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,12 +32,6 @@ def segment_page(page, segment, name: str = "console:segment_benefits") -> str:
 
 def parameter(page, name: str):
     return page.locator(f'#dialog [name="parameters.{name}"]')
-
-
-def settled(page) -> None:
-    """Wait until htmx has set up what it swapped in (a change made in the same
-    millisecond would find no listener yet: no person is that fast)."""
-    expect(page.locator(".htmx-settling, .htmx-swapping, .htmx-request")).to_have_count(0)
 
 
 def field_of(page, name: str):

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from segments import services
 from segments.models import Account, Portfolio, Segment
 from tests.factories import AccountFactory, PortfolioFactory, SegmentFactory
+from tests.testing.browser import settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -123,8 +124,10 @@ def test_paging_shows_correct_totals(page, sign_in, operator, ledger, segments_p
     pager.get_by_role("link", name="Next").click()
     expect(pager).to_contain_text("Showing 11–20 of 57")
     assert "page=2" in page.url
+    settled(page)
     page.select_option("#segments-limit", "50")
     expect(page.locator("#segments-table .pager")).to_contain_text("Showing 1–50 of 57")
+    settled(page)
     page.locator("#segments-table .pager").get_by_role("link", name="Next").click()
     expect(page.locator("#segments-table .pager")).to_contain_text("Showing 51–57 of 57")
     expect(page.locator("#segments-table .pager .is-disabled", has_text="Next")).to_be_visible()
