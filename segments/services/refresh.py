@@ -35,7 +35,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -294,24 +294,27 @@ def _run_lanes(refresh: RuleRefresh, subject: str, lanes: list[list[str | None]]
             pool.submit(_lane_in_thread, refresh, subject, index, after, upto, stop)
             for index, (after, upto) in todo
         ]
-        for run in as_completed(runs):
-            if run.exception() is not None:
-                stop.set()
     for run in runs:
         run.result()
 
 
-def _lane_in_thread(refresh: RuleRefresh, *lane: Any) -> None:
+def _lane_in_thread(
+    refresh: RuleRefresh, subject: str, index: int, after: Any, upto: Any, stop: threading.Event
+) -> None:
+    """``_lane`` on this thread's own connection, closed at the end; a failure stops the
+    other lanes (after their batch)."""
     try:
-        _lane(refresh, *lane)
+        _lane(refresh, subject, index, after, upto, stop)
     except BaseException:
-        lane[-1].set()
+        stop.set()
         raise
     finally:
         connections.close_all()  # this thread's own
 
 
-def _lane(refresh: RuleRefresh, subject: str, index: int, after, upto, stop) -> None:
+def _lane(
+    refresh: RuleRefresh, subject: str, index: int, after: Any, upto: Any, stop: threading.Event
+) -> None:
     while after != "end" and not stop.is_set():
         after = _batch(refresh, subject, index, after, upto)
 
