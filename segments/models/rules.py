@@ -81,7 +81,9 @@ class RefreshCause(models.TextChoices):
 class RuleRefresh(models.Model):
     """One refresh of the rules of a scope: a ledger, or every ledger of the organization
     when ``ledger`` is null; ``segment`` is the segment whose rule (or request) caused it.
-    ``cursor`` is where the next batch starts (``{"ledger", "subject", "after"}``)."""
+    ``cursor`` is where the refresh is: its current ``subject`` and that subject's
+    ``lanes``, each ``[after, up to]`` (``services.refresh``; an earlier release wrote one
+    ``after`` instead of lanes)."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     organization = models.ForeignKey(

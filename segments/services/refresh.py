@@ -206,11 +206,10 @@ def _ledger_ids(refresh: RuleRefresh) -> list[str]:
     return [str(pk) for pk in ledgers.order_by("pk").values_list("pk", flat=True)]
 
 
-def _from_cursor(values: list[str], cursor: dict | None, key: str) -> list[str]:
-    """The values still to do: from the cursor's (included) on, all when there is none."""
-    if not cursor or cursor.get(key) not in values:
-        return values
-    return values[values.index(cursor[key]) :]
+def _subjects_to_do(refresh: RuleRefresh) -> list[str]:
+    """The refresh's subjects from its cursor's (included) on; all when it has none."""
+    subjects, current = list(refresh.subjects), (refresh.cursor or {}).get("subject")
+    return subjects[subjects.index(current) :] if current in subjects else subjects
 
 
 def _start(refresh: RuleRefresh) -> None:
@@ -237,7 +236,7 @@ def _refresh_scope(refresh: RuleRefresh) -> None:
     so that a batch reads and writes neighbouring rows. A subject's rows are cut into
     lanes (``_lanes``) run side by side; the counts are re-read once all have ended."""
     cursor = refresh.cursor or {}
-    for subject in _from_cursor(list(refresh.subjects), cursor, "subject"):
+    for subject in _subjects_to_do(refresh):
         lanes = _lanes(refresh, subject, cursor if cursor.get("subject") == subject else {})
         _run_lanes(refresh, subject, lanes)
     refresh.refresh_from_db(fields=["scanned", "added", "removed", "cursor"])
