@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Model, OuterRef, QuerySet, Subquery
+from django.db.models import DateTimeField, Model, OuterRef, Q, QuerySet, Subquery, UUIDField
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from segments.models import Account, Benefit, BenefitVersion, Portfolio, Segment, Status
 from segments.models.benefits import VERSIONED_FIELDS
+from segments.prepared import PreparedQuery
 
 
 def in_field_order(model: type[Model], *names: str) -> tuple[str, ...]:
@@ -185,19 +186,37 @@ def _instant(value: Any) -> dt.datetime | None:
     return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)
 
 
-def benefits_at(segment_ids: Iterable[Any], at: dt.datetime) -> dict[Any, list[BenefitAt]]:
-    """Step 2, in one query: the live benefits of these segments, each as of its version
-    at ``at``, by segment id, in priority order."""
+def _benefit_rows(segments: Q, at: Any) -> QuerySet[Benefit]:
+    """The live benefits of ``segments``, each with its state as of ``at`` (``state_at``:
+    its version then, a JSON object; null before it existed), in priority order."""
     version_at = BenefitVersion.objects.filter(benefit=OuterRef("pk"), created_at__lte=at).order_by(
         "-version"
     )
     state = JSONObject(version="version", **{name: name for name in VERSIONED_FIELDS})
-    rows = (
-        Benefit.objects.filter(segment_id__in=set(segment_ids))
+    return (
+        Benefit.objects.filter(segments)
         .annotate(state_at=Subquery(version_at.values(json=state)[:1]))
         .order_by("segment_id", "priority", "created_at", "id")
         .values_list(*BENEFIT_ROW, "state_at")
     )
+
+
+# One account's or portfolio's benefits (one segment): every such request reads it.
+_BENEFITS_OF_ONE_SEGMENT = PreparedQuery(
+    lambda segment_id, at: _benefit_rows(Q(segment_id=segment_id), at),
+    segment_id=UUIDField(),
+    at=DateTimeField(),
+)
+
+
+def benefits_at(segment_ids: Iterable[Any], at: dt.datetime) -> dict[Any, list[BenefitAt]]:
+    """Step 2, in one query: the live benefits of these segments, each as of its version
+    at ``at``, by segment id, in priority order."""
+    segment_ids = set(segment_ids)
+    if len(segment_ids) == 1:
+        rows = _BENEFITS_OF_ONE_SEGMENT(segment_id=next(iter(segment_ids)), at=at)
+    else:
+        rows = _benefit_rows(Q(segment_id__in=segment_ids), at)
     found: dict[Any, list[BenefitAt]] = {}
     for *row, state_at in rows:
         if isinstance(state_at, str):  # SQLite hands the object back as text

@@ -161,6 +161,16 @@ class EntityFilterSet(django_filters.FilterSet):
     def get_filters(cls) -> FiltersCopiedPerInstance:
         return FiltersCopiedPerInstance(super().get_filters())
 
+    def get_form_class(self) -> type:
+        """django-filter makes a new form class per FilterSet instance, so per request; its
+        fields come from the declared filters alone, so it is made once per FilterSet class
+        (each form instance still copies its class's fields, as Django's forms do)."""
+        cls = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = cls._form_class = super().get_form_class()
+        return form_class
+
     def _handled_in_filter_queryset(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
         return queryset
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, UUIDField
+from django.db.models.functions import Coalesce, Lower
 
 from segments import errors
 from segments.filters import (
@@ -36,77 +36,19 @@ from segments.models import (
     Segment,
     SegmentHistory,
 )
+
+# The reads of one object are handed out with the lists (selectors.get_segment …).
+from segments.object_reads import get_account as get_account
+from segments.object_reads import get_ledger as get_ledger
+from segments.object_reads import get_organization as get_organization
+from segments.object_reads import get_portfolio as get_portfolio
+from segments.object_reads import get_segment as get_segment
+from segments.prepared import PreparedQuery
 from segments.tenancy import get_visible, restrict
-from segments.validators import has_invalid_characters
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_PAGE = 1_000_000  # keeps the offset within the database's integers
-
-
-# --------------------------------------------------------------------------- single objects
-
-
-def get_organization(user, organization_id: Any) -> Organization:
-    """A live organization the user is a member of, or 0007."""
-    return get_visible(Organization.objects.all(), user, pk=organization_id)
-
-
-def get_ledger(user, organization_id: Any, ledger_id: Any) -> Ledger:
-    """A live ledger of a live organization the user belongs to; the ledger must belong to
-    the organization in the path (0007 otherwise)."""
-    return get_visible(
-        Ledger.objects.select_related("organization").filter(organization__deleted_at__isnull=True),
-        user,
-        pk=ledger_id,
-        organization_id=organization_id,
-    )
-
-
-def get_segment(user, organization_id: Any, ledger_id: Any | None, segment_id: Any) -> Segment:
-    """A live segment in the path's scope: of that ledger, or of the organization itself
-    when ``ledger_id`` is None; its rule (``segment.rule``, a dynamic segment's) read in
-    the same query."""
-    queryset = Segment.objects.select_related("organization", "ledger", "rule").filter(
-        organization__deleted_at__isnull=True
-    )
-    if ledger_id is None:
-        queryset = queryset.filter(ledger__isnull=True)
-    else:
-        queryset = queryset.filter(ledger_id=ledger_id, ledger__deleted_at__isnull=True)
-    return get_visible(queryset, user, pk=segment_id, organization_id=organization_id)
-
-
-def get_portfolio(user, organization_id: Any, ledger_id: Any, portfolio_id: Any) -> Portfolio:
-    return get_visible(
-        Portfolio.objects.select_related("ledger", "segment").filter(
-            ledger__deleted_at__isnull=True, organization__deleted_at__isnull=True
-        ),
-        user,
-        pk=portfolio_id,
-        ledger_id=ledger_id,
-        organization_id=organization_id,
-    )
-
-
-def get_account(user, organization_id: Any, ledger_id: Any, **lookup: Any) -> Account:
-    """An account of the path's ledger, by id (``pk=``) or alias (``alias=``). An alias
-    that no account can have (a NUL or another control character) finds nothing (0007)
-    without asking the database, which refuses a NUL in a query."""
-    alias = lookup.get("alias")
-    if isinstance(alias, str) and has_invalid_characters(alias):
-        raise errors.EntityNotFound(
-            "No account was found for the given alias.", entity_type=Account.entity_type
-        )
-    return get_visible(
-        Account.objects.select_related(
-            "ledger", "segment", "portfolio", "portfolio__segment"
-        ).filter(ledger__deleted_at__isnull=True, organization__deleted_at__isnull=True),
-        user,
-        ledger_id=ledger_id,
-        organization_id=organization_id,
-        **lookup,
-    )
 
 
 # --------------------------------------------------------------------------- lists
@@ -264,14 +206,42 @@ def list_segment_history(user, segment: Segment) -> QuerySet[SegmentHistory]:
     ).select_related("actor")
 
 
+_SEGMENT_COUNTS = PreparedQuery(
+    lambda segment_id: (
+        Segment.all_objects.filter(pk=segment_id)
+        .annotate(
+            live_benefits=Coalesce(
+                Subquery(
+                    Benefit.objects.filter(segment=OuterRef("pk"))
+                    .order_by()
+                    .values("segment")
+                    .annotate(total=Count("pk"))
+                    .values("total")
+                ),
+                0,
+            )
+        )
+        .values_list("account_count", "portfolio_count", "live_benefits")
+        .order_by()[:1]
+    ),
+    segment_id=UUIDField(),
+)
+
+
 def member_counts(segment: Segment) -> dict[str, int]:
     """Direct members (accounts and portfolios tagged with the segment) and the accounts
     it reaches (its own plus those whose portfolio is in it and that have no segment of
     their own). The direct counts are the segment's counters, read fresh (O(1) whatever
     the size); the accounts reached through portfolios are counted."""
-    accounts, portfolios = Segment.all_objects.filter(pk=segment.pk).values_list(
-        "account_count", "portfolio_count"
-    ).first() or (0, 0)
+    counts = segment_counts(segment)
+    del counts["benefits"]
+    return counts
+
+
+def segment_counts(segment: Segment) -> dict[str, int]:
+    """``member_counts`` and the segment's live benefits (``benefits``), the counters and
+    the benefits read in one query (a segment page shows both)."""
+    accounts, portfolios, benefits = _SEGMENT_COUNTS.first(segment_id=segment.pk) or (0, 0, 0)
     through_portfolio = (
         Account.objects.filter(
             segment__isnull=True, portfolio__segment=segment, portfolio__deleted_at__isnull=True
@@ -283,6 +253,7 @@ def member_counts(segment: Segment) -> dict[str, int]:
         "accounts": accounts,
         "portfolios": portfolios,
         "accounts_reached": accounts + through_portfolio,
+        "benefits": benefits,
     }
 
 

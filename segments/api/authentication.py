@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from django.db.models import CharField
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from segments.db_router import bookkeeping_write
 from segments.models import ApiToken
+from segments.prepared import PreparedQuery
+
+# Every API request reads its token: the SQL is compiled once per process.
+_TOKEN = PreparedQuery(
+    lambda token_hash: (
+        ApiToken.objects.select_related("user").filter(token_hash=token_hash).order_by("pk")[:1]
+    ),
+    token_hash=CharField(),
+)
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -22,9 +32,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = token.strip()
         if not token or " " in token:
             raise exceptions.AuthenticationFailed("Invalid bearer token header.")
-        found = (
-            ApiToken.objects.select_related("user").filter(token_hash=ApiToken.hash(token)).first()
-        )
+        found = _TOKEN.first(token_hash=ApiToken.hash(token))
         if found is None or not found.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()

@@ -10,7 +10,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from segments.api.rows import _datetime_formatter
+from segments.api.rows import datetime_formatter
 from segments.api.serializers import (
     EntityInputSerializer,
     EntitySerializer,
@@ -222,7 +222,7 @@ def effective_bodies(answers: Iterable[Effective], subject_key: str = "accountId
     share their lists (``effective_benefits`` gives one segment's answers the same) share
     their JSON too. The serializer stays the reference and the schema;
     ``tests/api/test_effective_body`` checks both agree."""
-    iso = _datetime_formatter()
+    iso = datetime_formatter()
     lists: dict[int, list[dict[str, Any]]] = {}
 
     def once(entries: list, build) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """JSON rendering with orjson (issue #7): the same JSON as DRF's ``JSONRenderer`` for the
-bodies the API builds (plain dicts, lists, text, numbers, booleans, null), ~10× faster.
+bodies the API builds (plain dicts, lists, text, numbers, booleans, null, UUIDs and
+datetimes, which both write as ISO 8601 text with ``Z`` for UTC), ~10× faster.
 
-Anything orjson would render differently or cannot render — a datetime, a decimal, a lazy
+Anything orjson would render differently or cannot render — a decimal, a lazy
 translation, an integer beyond 64 bits, an indented rendering asked by the client — goes
 through DRF's renderer unchanged.
 
@@ -36,7 +37,7 @@ class FastJSONRenderer(JSONRenderer):
         if self.get_indent(accepted_media_type or "", renderer_context or {}) is None:
             try:
                 return (
-                    orjson.dumps(data, default=_refuse, option=orjson.OPT_PASSTHROUGH_DATETIME)
+                    orjson.dumps(data, default=_refuse, option=orjson.OPT_UTC_Z)
                     .replace(b"\xe2\x80\xa8", b"\\u2028")
                     .replace(b"\xe2\x80\xa9", b"\\u2029")
                 )

@@ -6,9 +6,10 @@ list endpoints 4–6× slower than the same SQL rendered bare. Here a page is re
 ``values()`` (only the columns the body shows, no instances, no joined rows) and each row
 is turned into its JSON object by a plain function that yields exactly what the output
 serializer of ``segments.api.serializers`` yields for the same entity — same keys, same
-order, same values (UUIDs as text, datetimes as DRF's ISO 8601 with ``Z``, unset names of
-accounts as ``""``, unset ``entityId`` of portfolios left out). ``tests/api/test_rows``
-checks that equivalence; the serializers stay the reference (and the OpenAPI schema).
+order, same values once rendered (UUIDs and UTC datetimes are left as they were read, for
+``FastJSONRenderer``'s orjson to write as DRF writes their text; unset names of accounts
+as ``""``, unset ``entityId`` of portfolios left out). ``tests/api/test_rows`` checks that
+equivalence; the serializers stay the reference (and the OpenAPI schema).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ ENTITY_COLUMNS = (
 )
 
 
-def _datetime_formatter() -> Callable[[dt.datetime | None], str | None]:
+def datetime_formatter() -> Callable[[dt.datetime | None], str | None]:
     """DRF's ``DateTimeField`` output (ISO 8601, in the current time zone, ``Z`` for UTC)."""
     zone = timezone.get_current_timezone()
 
@@ -49,40 +50,43 @@ def _datetime_formatter() -> Callable[[dt.datetime | None], str | None]:
     return iso
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _formatter_unless_utc() -> Callable[[dt.datetime | None], str | None] | None:
+    """None when the current time zone is UTC: the database's aware UTC datetimes are then
+    left to the renderer, whose orjson writes them as ``datetime_formatter`` would."""
+    if str(timezone.get_current_timezone()) in ("UTC", "Etc/UTC"):
+        return None
+    return datetime_formatter()
 
 
-def _entity(row: Row, iso: Callable) -> Row:
+def _entity(row: Row, iso: Callable | None) -> Row:
+    """The common fields; ids (UUIDs) are left to the renderer, which writes their text."""
+    created, updated, deleted = row["created_at"], row["updated_at"], row["deleted_at"]
+    if iso is not None:
+        created, updated, deleted = iso(created), iso(updated), iso(deleted)
     return {
-        "id": str(row["id"]),
-        "status": {
-            "code": _text(row["status_code"]),
-            "description": _text(row["status_description"]),
-        },
-        "metadata": dict(row["metadata"] or {}),
-        "createdAt": iso(row["created_at"]),
-        "updatedAt": iso(row["updated_at"]),
-        "deletedAt": iso(row["deleted_at"]),
+        "id": row["id"],
+        "status": {"code": row["status_code"], "description": row["status_description"]},
+        "metadata": row["metadata"] or {},
+        "createdAt": created,
+        "updatedAt": updated,
+        "deletedAt": deleted,
     }
 
 
 def _blank_text(value: Any) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else value
 
 
-def _flag(value: Any) -> bool | None:
-    return None if value is None else bool(value)
-
-
-# (JSON name, column, conversion) of one field of a body, in the body's order.
-RowField = tuple[str, str, Callable[[Any], Any]]
+# (JSON name, column, conversion or None) of one field of a body, in the body's order;
+# None: the column's value as read (text, a number, a UUID the renderer writes as text).
+RowField = tuple[str, str, Callable[[Any], Any] | None]
 
 
 class RowFormat:
     """The columns to read and how one row becomes its JSON object: the common fields of
     every entity, then ``fields`` in order (those in ``omit_when_null`` left out when
-    null), then the ``fixed`` values."""
+    null), then the ``fixed`` values. The object is for ``FastJSONRenderer``: UUIDs and
+    datetimes in it are written by orjson as DRF would write their text."""
 
     def __init__(
         self,
@@ -96,41 +100,41 @@ class RowFormat:
         self.fixed = dict(fixed or {})
         self.columns = (*ENTITY_COLUMNS, *(column for _, column, _ in self.fields))
 
-    def item(self, row: Row, iso: Callable) -> Row:
+    def item(self, row: Row, iso: Callable | None) -> Row:
         data = _entity(row, iso)
         for name, column, convert in self.fields:
             value = row[column]
             if value is None and name in self.omit_when_null:
                 continue
-            data[name] = convert(value)
+            data[name] = value if convert is None else convert(value)
         data.update(self.fixed)
         return data
 
     def items(self, rows: Iterable[Row]) -> list[Row]:
-        iso = _datetime_formatter()
+        iso = _formatter_unless_utc()
         return [self.item(row, iso) for row in rows]
 
 
 IN_LEDGER: list[RowField] = [
-    ("organizationId", "organization_id", _text),
-    ("ledgerId", "ledger_id", _text),
+    ("organizationId", "organization_id", None),
+    ("ledgerId", "ledger_id", None),
 ]
 SEGMENT_ROWS = RowFormat(
     [
         *IN_LEDGER,
-        ("name", "name", _text),
-        ("description", "description", _text),
-        ("accountCount", "account_count", int),
-        ("portfolioCount", "portfolio_count", int),
+        ("name", "name", None),
+        ("description", "description", None),
+        ("accountCount", "account_count", None),
+        ("portfolioCount", "portfolio_count", None),
     ]
 )
 PORTFOLIO_ROWS = RowFormat(
     [
         *IN_LEDGER,
-        ("name", "name", _text),
-        ("entityId", "entity_id", _text),
-        ("segmentId", "segment_id", _text),
-        ("segmentAssignedBy", "segment_assigned_by", _text),
+        ("name", "name", None),
+        ("entityId", "entity_id", None),
+        ("segmentId", "segment_id", None),
+        ("segmentAssignedBy", "segment_assigned_by", None),
     ],
     omit_when_null=frozenset({"entityId"}),
 )
@@ -138,15 +142,15 @@ ACCOUNT_ROWS = RowFormat(
     [
         *IN_LEDGER,
         ("name", "name", _blank_text),
-        ("type", "type", _text),
-        ("assetCode", "asset_code", _text),
-        ("alias", "alias", _text),
-        ("entityId", "entity_id", _text),
-        ("parentAccountId", "parent_account_id", _text),
-        ("portfolioId", "portfolio_id", _text),
-        ("segmentId", "segment_id", _text),
-        ("segmentAssignedBy", "segment_assigned_by", _text),
-        ("blocked", "blocked", _flag),
+        ("type", "type", None),
+        ("assetCode", "asset_code", None),
+        ("alias", "alias", None),
+        ("entityId", "entity_id", None),
+        ("parentAccountId", "parent_account_id", None),
+        ("portfolioId", "portfolio_id", None),
+        ("segmentId", "segment_id", None),
+        ("segmentAssignedBy", "segment_assigned_by", None),
+        ("blocked", "blocked", None),
     ],
     fixed={"holderId": None, "holderCheckSkipped": False},
 )

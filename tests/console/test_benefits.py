@@ -84,7 +84,7 @@ def test_the_tab_reads_a_constant_number_of_queries(
         )  # fmt: skip
     client = as_user(operator)
     client.get(benefit_url("segment_benefits", black))  # session and caches warm
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = client.get(benefit_url("segment_benefits", black))
     assert response.text.count("2× points") == 1 + extra
 

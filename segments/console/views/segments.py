@@ -181,8 +181,8 @@ def delete(request: HttpRequest, organization_id, segment_id, ledger_id=None) ->
     context = {
         "segment": segment,
         "scope": scope,
-        "counts": selectors.member_counts(segment),
-        "benefits": selectors.benefits_of(request.user, segment).count(),
+        "counts": (counts := selectors.segment_counts(segment)),
+        "benefits": counts["benefits"],
         "from_detail": from_detail,
         "error": error,
         "form_action": segment_url(segment, "delete"),
@@ -212,10 +212,10 @@ def segment_page_context(
 ) -> dict[str, Any]:
     """Header, breadcrumb and sub-tabs of a segment's page; Members and Benefits show
     their counts; a dynamic segment's rule (``rule``) says so in the header."""
-    counts = selectors.member_counts(segment)
+    counts = selectors.segment_counts(segment)
     tab_counts = {
         "members": counts["accounts"] + counts["portfolios"],
-        "benefits": selectors.benefits_of(request.user, segment).count(),
+        "benefits": counts["benefits"],
     }
     tabs = [
         {
