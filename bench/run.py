@@ -13,7 +13,9 @@ Needs the load data (``python manage.py generate_load_data ...``) in the databas
    (``bench/baseline.py``: the same SQL through psycopg + orjson, 127.0.0.1:8102) with the
    same worker settings, and drives both from a separate process (``wrk``, installed with
    apt-get when missing and allowed; else a small Python client), bounded in requests and
-   time;
+   time; each API scenario is then driven once more at 12 connections (``req/s 12c``,
+   ``bench/saturation.py``: a warning for a req/s more than 10 % below the previous run's;
+   ``--no-saturation`` skips it);
 4. times the in-process scenarios: member count of the big segment, and bulk-assigning
    100,000 accounts through ``services.assign_accounts_matching`` (then moving them back);
 5. prints one table and saves it, a JSON file and the plans under ``bench/results/``;
@@ -53,6 +55,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import saturation  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 APP_PORT, BASELINE_PORT = 8101, 8102
 HOST = "127.0.0.1"
@@ -95,6 +101,7 @@ class Scenario:
     seq_scan_of_accounts: bool = False
     app: dict[str, Any] = field(default_factory=dict)
     baseline: dict[str, Any] = field(default_factory=dict)
+    saturation: dict[str, float | None] = field(default_factory=dict)  # req/s by connections
 
 
 @dataclass
@@ -148,6 +155,7 @@ def find_fixture() -> Fixture:
     """The generated bench data, a fresh API token and a console session for ``bench``."""
     from django.contrib.auth import get_user_model
     from django.test import Client
+    from django.utils import timezone
 
     from segments import selectors
     from segments.models import Account, ApiToken, Segment
@@ -160,7 +168,10 @@ def find_fixture() -> Fixture:
             "BENCH_DATABASE_URL first (see README, Performance)."
         )
     ApiToken.objects.filter(user=user, name="bench-run").delete()
-    _, token = ApiToken.issue(user, name="bench-run")
+    issued, token = ApiToken.issue(user, name="bench-run")
+    # As a token in use: its last-use time is written at most once a minute, not on the
+    # first request of every capture.
+    ApiToken.objects.filter(pk=issued.pk).update(last_used_at=timezone.now())
     client = Client(HTTP_HOST=HOST)
     client.force_login(user)
     members = Account.objects.filter(segment=big)
@@ -748,15 +759,20 @@ def declared_verdicts(s: Scenario, ratio: float | None) -> list[str]:
 
 
 def table(items: list[Scenario], extra: dict[str, Any]) -> str:
-    head = ("scenario", "p50 ms", "p99 ms", "req/s", "base p50", "ratio", "queries", "notes")
+    head = (
+        "scenario", "p50 ms", "p99 ms", "req/s", "req/s 12c", "base p50", "ratio", "queries",
+        "notes",
+    )  # fmt: skip
     rows = [head]
     for s in items:
         if s.skipped:
-            rows.append((s.name, "-", "-", "-", "-", "-", "-", f"SKIPPED: {s.skipped}"))
+            rows.append((s.name, "-", "-", "-", "-", "-", "-", "-", f"SKIPPED: {s.skipped}"))
             continue
         app, base = s.app, s.baseline
         if "p50_ms" not in app:
-            rows.append((s.name, "-", "-", "-", "-", "-", str(s.queries), app.get("error", "")))
+            rows.append(
+                (s.name, "-", "-", "-", "-", "-", "-", str(s.queries), app.get("error", ""))
+            )
             continue
         ratio = f"{app['p50_ms'] / base['p50_ms']:.2f}×" if base.get("p50_ms") else "-"
         notes = [s.target] if s.target else []
@@ -768,15 +784,17 @@ def table(items: list[Scenario], extra: dict[str, Any]) -> str:
             notes.append(app["error"])
         if s.seq_scan_of_accounts:
             notes.append("SEQ SCAN of accounts")
+        at_12 = s.saturation.get("12")
         rows.append((
             s.name, f"{app['p50_ms']:.1f}", f"{app['p99_ms']:.1f}", f"{app['rps']:.0f}",
-            f"{base.get('p50_ms', 0):.1f}", ratio, str(s.queries), "; ".join(notes),
+            "-" if at_12 is None else f"{at_12:.0f}", f"{base.get('p50_ms', 0):.1f}", ratio,
+            str(s.queries), "; ".join(notes),
         ))  # fmt: skip
     count = extra.get("member_count")
     if count:
         rows.append((
             "member_count_500k (in-process)", f"{count['orm']['p50_ms']:.1f}",
-            f"{count['orm']['p99_ms']:.1f}", "-", f"{count['raw']['p50_ms']:.1f}",
+            f"{count['orm']['p99_ms']:.1f}", "-", "-", f"{count['raw']['p50_ms']:.1f}",
             f"{count['orm']['p50_ms'] / count['raw']['p50_ms']:.2f}×", str(count["queries"]),
             f"{count['members']} members, counter {'exact' if count['exact'] else 'WRONG'} "
             f"(COUNT(*): {count['count_query']['p50_ms']:.1f} ms); target p50 < 20 ms",
@@ -785,7 +803,7 @@ def table(items: list[Scenario], extra: dict[str, Any]) -> str:
     if bulk:
         rows.append((
             "bulk_assign_100k (in-process)", f"{bulk['seconds'] * 1000:.0f}", "-", "-", "-", "-",
-            str(bulk["statements"]),
+            "-", str(bulk["statements"]),
             f"{bulk['accounts']} accounts, {bulk['history_entries_on_target']} history entry, "
             f"back in {bulk['seconds_back']:.2f} s; target < 2 s",
         ))  # fmt: skip
@@ -815,6 +833,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument(
+        "--no-saturation",
+        dest="saturation",
+        action="store_false",
+        help="skip the API scenarios' second load run at 12 connections",
+    )
+    parser.add_argument(
+        "--saturation-duration", type=int, default=10, help="seconds of the 12-connection run"
+    )
     parser.add_argument("--skip-bulk", action="store_true", help="skip the bulk assignment")
     parser.add_argument("--count-repeat", type=int, default=50)
     parser.add_argument("--label", default="", help="a word saved with the results")
@@ -905,6 +932,11 @@ def main() -> int:
                     s.queries = min(counts)
                 s.app = drive(wrk, app_url, s.method, headers, args, s.body)
                 s.baseline = drive(wrk, base_url, s.method, base_headers, args, s.body)
+                if args.saturation and saturation.is_saturated(s.path):
+                    more = saturation.at_more_connections(
+                        drive, wrk, app_url, s.method, headers, args, s.body
+                    )
+                    s.saturation = saturation.figures(s.app, more)
                 if not 200 <= status < 300:
                     s.app["error"] = f"gunicorn answered {status}"
                 print(
@@ -925,6 +957,10 @@ def main() -> int:
 
     text = table(items, extra)
     checks = verdicts(items, extra, rss)
+    checks += saturation.regressions(
+        {s.name: s.saturation for s in items if s.saturation},
+        saturation.previous_figures(RESULTS, stamp),
+    )
     header = (
         f"Segments Console bench {stamp} {args.label}".rstrip() + "\n"
         f"data: big segment {fx.big_segment_size} members; {args.workers} "

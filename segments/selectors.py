@@ -44,7 +44,7 @@ from segments.object_reads import get_organization as get_organization
 from segments.object_reads import get_portfolio as get_portfolio
 from segments.object_reads import get_segment as get_segment
 from segments.prepared import PreparedQuery
-from segments.tenancy import get_visible, restrict
+from segments.tenancy import get_visible, restrict, viewable_in_this_request
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -60,7 +60,10 @@ def restrict_within(queryset: QuerySet, user, organization_id: Any) -> QuerySet:
     none. The check is one uncorrelated EXISTS that PostgreSQL evaluates once, so the
     plan of the list and of its count stays on the list's own index; a correlated
     ``organization_id IN (memberships)`` made it scan every account of the organization
-    (issue #7)."""
+    (issue #7). No check at all when this request already read a row of that organization
+    for the user (``tenancy.viewable_in_this_request``: the path's ledger or segment)."""
+    if viewable_in_this_request(user, organization_id):
+        return queryset
     visible = restrict(Organization.objects.filter(pk=organization_id), user)
     return queryset.filter(Exists(visible))
 

@@ -16,6 +16,7 @@ Django admin) is the one exception: there an active staff user sees every organi
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any
 
@@ -88,9 +89,43 @@ def get_visible[ModelT: models.Model](queryset: models.QuerySet[ModelT], user, *
 
 def get_visible_prepared(prepared: PreparedQuery, user, **values: Any) -> Any:
     """``get_visible`` through a query of ``prepare_visible``: the same row, or the same
-    ``EntityNotFound``, with the SQL compiled once per process."""
+    ``EntityNotFound``, with the SQL compiled once per process. Inside a request
+    (``RequestTenancyMiddleware``), the row's organization is then known to be viewable by
+    the user for the rest of the request (``viewable_in_this_request``)."""
     obj = prepared.first(user_id=user.pk, **values) if _is_active_user(user) else None
-    return _found(obj, prepared.template().model)
+    obj = _found(obj, prepared.template().model)
+    known = _viewable_in_request.get()
+    if known is not None:
+        known.add((user.pk, obj.pk if isinstance(obj, Organization) else obj.organization_id))
+    return obj
+
+
+# (user id, organization id) pairs that a read of this request showed viewable; None
+# outside a request, where nothing is remembered.
+_viewable_in_request: ContextVar[set | None] = ContextVar("viewable_in_request", default=None)
+
+
+def viewable_in_this_request(user, organization_id: Any) -> bool:
+    """Whether ``get_visible_prepared`` found a row of the organization for this user
+    earlier in this request: the user may view it, as checked by the database then (a
+    list of that organization need not check it again in the same request)."""
+    known = _viewable_in_request.get()
+    return bool(known) and _is_active_user(user) and (user.pk, organization_id) in known
+
+
+class RequestTenancyMiddleware:
+    """Scopes ``viewable_in_this_request`` to one request: what a request learned is
+    forgotten when its response is returned."""
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        token = _viewable_in_request.set(set())
+        try:
+            return self.get_response(request)
+        finally:
+            _viewable_in_request.reset(token)
 
 
 def _found[ModelT: models.Model](obj: ModelT | None, model: type[ModelT]) -> ModelT:

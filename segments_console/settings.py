@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "segments.request_id.RequestIdMiddleware",
     "segments.middleware.RequestLogMiddleware",
     "segments.middleware.BodySizeLimitMiddleware",
+    "segments.tenancy.RequestTenancyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

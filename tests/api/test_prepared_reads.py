@@ -6,8 +6,12 @@ earlier request stays bound, and tenancy holds for each."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from segments.models import ApiToken, Role
+from segments import selectors
+from segments.models import ApiToken, Membership, Role
 from tests.factories import (
     AccountFactory,
     LedgerFactory,
@@ -93,3 +97,26 @@ def test_a_revoked_token_is_refused_on_the_next_request(two_tenants):
     ApiToken.objects.filter(user__username="alpha").delete()
     refused = alpha["client"].get(url)
     assert refused.status_code == 401, refused.content
+
+
+def test_a_list_is_checked_by_the_read_of_its_path_once_per_request(two_tenants):
+    alpha, beta = two_tenants
+    with CaptureQueriesContext(connection) as captured:
+        response = alpha["client"].get(f"{alpha['ledger_url']}/segments?limit=1")
+    assert response.status_code == 200
+    statements = [query["sql"] for query in captured.captured_queries]
+    checking = [sql for sql in statements if "segments_membership" in sql]
+    assert len(checking) == 1 and checking[0].startswith('SELECT "segments_ledger"'), statements
+    # Another tenant's ledger is still refused: the check is the path's read itself.
+    refused = beta["client"].get(f"{alpha['ledger_url']}/segments")
+    assert refused.status_code == 404 and refused.json()["code"] == "0007"
+
+
+def test_outside_a_request_every_list_checks_tenancy_itself(two_tenants):
+    alpha = two_tenants[0]
+    user = User.objects.get(username="alpha")
+    segment = alpha["segment"]
+    ledger = selectors.get_ledger(user, segment.organization_id, segment.ledger_id)
+    assert list(selectors.segments_of(user, ledger.organization, ledger)) == [segment]
+    Membership.objects.filter(user=user).delete()
+    assert list(selectors.segments_of(user, ledger.organization, ledger)) == []
