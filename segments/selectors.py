@@ -13,10 +13,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, UUIDField
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import (
+    Count,
+    Exists,
+    Q,
+    QuerySet,
+)
+from django.db.models.functions import Lower
 
 from segments import errors
+
+# The reads of one object and the counts of a page are handed out with the lists
+# (selectors.get_segment, selectors.member_counts …).
+from segments.counts import ledger_counts as ledger_counts
+from segments.counts import member_counts as member_counts
+from segments.counts import segment_counts as segment_counts
 from segments.filters import (
     AccountFilterSet,
     LedgerFilterSet,
@@ -36,14 +47,11 @@ from segments.models import (
     Segment,
     SegmentHistory,
 )
-
-# The reads of one object are handed out with the lists (selectors.get_segment …).
 from segments.object_reads import get_account as get_account
 from segments.object_reads import get_ledger as get_ledger
 from segments.object_reads import get_organization as get_organization
 from segments.object_reads import get_portfolio as get_portfolio
 from segments.object_reads import get_segment as get_segment
-from segments.prepared import PreparedQuery
 from segments.tenancy import get_visible, restrict, viewable_in_this_request
 
 DEFAULT_LIMIT = 10
@@ -207,57 +215,6 @@ def list_segment_history(user, segment: Segment) -> QuerySet[SegmentHistory]:
     return restrict_within(
         SegmentHistory.objects.filter(segment=segment), user, segment.organization_id
     ).select_related("actor")
-
-
-_SEGMENT_COUNTS = PreparedQuery(
-    lambda segment_id: (
-        Segment.all_objects.filter(pk=segment_id)
-        .annotate(
-            live_benefits=Coalesce(
-                Subquery(
-                    Benefit.objects.filter(segment=OuterRef("pk"))
-                    .order_by()
-                    .values("segment")
-                    .annotate(total=Count("pk"))
-                    .values("total")
-                ),
-                0,
-            )
-        )
-        .values_list("account_count", "portfolio_count", "live_benefits")
-        .order_by()[:1]
-    ),
-    segment_id=UUIDField(),
-)
-
-
-def member_counts(segment: Segment) -> dict[str, int]:
-    """Direct members (accounts and portfolios tagged with the segment) and the accounts
-    it reaches (its own plus those whose portfolio is in it and that have no segment of
-    their own). The direct counts are the segment's counters, read fresh (O(1) whatever
-    the size); the accounts reached through portfolios are counted."""
-    counts = segment_counts(segment)
-    del counts["benefits"]
-    return counts
-
-
-def segment_counts(segment: Segment) -> dict[str, int]:
-    """``member_counts`` and the segment's live benefits (``benefits``), the counters and
-    the benefits read in one query (a segment page shows both)."""
-    accounts, portfolios, benefits = _SEGMENT_COUNTS.first(segment_id=segment.pk) or (0, 0, 0)
-    through_portfolio = (
-        Account.objects.filter(
-            segment__isnull=True, portfolio__segment=segment, portfolio__deleted_at__isnull=True
-        ).count()
-        if portfolios
-        else 0
-    )
-    return {
-        "accounts": accounts,
-        "portfolios": portfolios,
-        "accounts_reached": accounts + through_portfolio,
-        "benefits": benefits,
-    }
 
 
 # --------------------------------------------------------------------------- paging

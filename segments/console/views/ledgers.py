@@ -30,12 +30,8 @@ TAB_PARTIALS = {"tab-body": "tab"}
 def ledger_context(request: HttpRequest, scope: Scope, current: str) -> dict[str, Any]:
     """Header, breadcrumb and tab bar of the ledger page; each tab label carries its count
     (three count queries)."""
-    user, ledger = request.user, scope.ledger
-    counts = {
-        "segments": selectors.list_segments(user, scope.organization, ledger, {}).count(),
-        "accounts": selectors.list_accounts(user, ledger, {}).count(),
-        "portfolios": selectors.list_portfolios(user, ledger, {}).count(),
-    }
+    ledger = scope.ledger
+    counts = selectors.ledger_counts(request.user, ledger)
     tabs = [
         {
             "key": key,
