@@ -933,8 +933,13 @@ def main() -> int:
                 s.app = drive(wrk, app_url, s.method, headers, args, s.body)
                 s.baseline = drive(wrk, base_url, s.method, base_headers, args, s.body)
                 if args.saturation and saturation.is_saturated(s.path):
-                    more = saturation.at_more_connections(
-                        drive, wrk, app_url, s.method, headers, args, s.body
+                    more = drive(
+                        wrk,
+                        app_url,
+                        s.method,
+                        headers,
+                        saturation.with_more_connections(args),
+                        s.body,
                     )
                     s.saturation = saturation.figures(s.app, more)
                 if not 200 <= status < 300:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +23,12 @@ def is_saturated(path: str) -> bool:
     return path.startswith("/v1/")
 
 
-def at_more_connections(
-    drive: Callable[..., dict[str, Any]],
-    wrk: str | None,
-    url: str,
-    method: str,
-    headers: dict[str, str],
-    args: argparse.Namespace,
-    body: str = "",
-) -> dict[str, Any]:
-    """One more bounded run through ``drive`` at the largest of ``CONNECTIONS``."""
+def with_more_connections(args: argparse.Namespace) -> argparse.Namespace:
+    """The load run's settings at the largest of ``CONNECTIONS``, for its own duration."""
     more = argparse.Namespace(**vars(args))
     more.connections = CONNECTIONS[-1]
     more.duration = args.saturation_duration
-    return drive(wrk, url, method, headers, more, body)
+    return more
 
 
 def figures(main_run: dict[str, Any], more: dict[str, Any]) -> dict[str, float | None]:
