@@ -3,8 +3,9 @@
 Building and compiling a queryset (``filter()`` resolving its lookups and joins, then the
 compiler writing the SQL) cost more Python than the database spends on the short
 queries every request makes: the API token, the ledger or segment of the path. A
-``PreparedQuery`` builds its queryset once per database alias, with a ``Param`` where
-each value goes, compiles it, and keeps the SQL and the compiler; each call then binds
+``PreparedQuery`` builds its queryset once per process, with a ``Param`` where each value
+goes, compiles it once per database alias, and keeps the SQL and the compiler; each call
+then binds
 that call's values to the placeholders and runs the same SQL through the ORM's own
 iterables, so rows become model instances (``select_related`` included) or ``values()``
 dicts exactly as for the queryset built afresh.
@@ -17,6 +18,7 @@ in the SQL already compiled, so it must be written into the prepared query itsel
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -101,22 +103,31 @@ class PreparedQuery:
         self._params = params
         self._template: QuerySet | None = None
         self._compiled: dict[str, _Compiled] = {}
+        # Compiling sets up the template's query (its aliases): one thread at a time.
+        self._lock = threading.Lock()
 
     def template(self) -> QuerySet:
         """The queryset, built once, a ``Param`` in each value's place."""
         if self._template is None:
-            self._template = self._build(
-                **{name: Param(name, field) for name, field in self._params.items()}
-            )
+            with self._lock:
+                if self._template is None:
+                    self._template = self._build(
+                        **{name: Param(name, field) for name, field in self._params.items()}
+                    )
         return self._template
 
     def compiled(self, using: str) -> _Compiled:
         """The template's SQL on the database ``using``, compiled the first time."""
         compiled = self._compiled.get(using)
         if compiled is None:
-            compiler = self.template().query.get_compiler(using=using)
-            sql, params = compiler.as_sql()
-            compiled = self._compiled[using] = _Compiled(sql, tuple(params), compiler)
+            template = self.template()
+            with self._lock:
+                compiled = self._compiled.get(using)
+                if compiled is None:
+                    compiler = template.query.get_compiler(using=using)
+                    sql, params = compiler.as_sql()
+                    compiled = _Compiled(sql, tuple(params), compiler)
+                    self._compiled[using] = compiled
         return compiled
 
     def __call__(self, **values: Any) -> QuerySet:
