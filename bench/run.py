@@ -145,7 +145,6 @@ def setup_django(env: dict[str, str]) -> None:
     os.environ.update(env)
     # WhiteNoise warns that STATIC_ROOT does not exist: the bench requests no static file.
     warnings.filterwarnings("ignore", message="No directory at")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 
 from segments.models import Account, Benefit, Ledger, Organization, Portfolio, Segment
 from segments.prepared import PreparedQuery
-from segments.tenancy import restrict_to_member
+from segments.tenancy import is_active_user, restrict_to_member
 
 _SEGMENT_COUNTS = PreparedQuery(
     lambda segment_id: (
@@ -107,7 +107,7 @@ def ledger_counts(user, ledger: Ledger) -> dict[str, int]:
     """The live segments, accounts and portfolios of the ledger (what ``list_segments``,
     ``list_accounts`` and ``list_portfolios`` hold unfiltered), each 0 for a user who may
     not view its organization: three prepared counts (a ledger page's tab labels)."""
-    if not (user.is_authenticated and user.is_active):
+    if not is_active_user(user):
         return dict.fromkeys(_LEDGER_COUNTS, 0)
     values = {"user_id": user.pk, "organization_id": ledger.organization_id, "ledger_id": ledger.pk}
     return {name: count.first(**values) or 0 for name, count in _LEDGER_COUNTS.items()}

@@ -50,7 +50,7 @@ def restrict[ModelT: models.Model](
     """The rows of ``queryset`` that ``user`` may perform ``action`` on: those of the
     organizations where the user's role allows it. Anonymous and inactive users get
     nothing."""
-    if not _is_active_user(user):
+    if not is_active_user(user):
         return queryset.none()
     return restrict_to_member(queryset, user.pk, action)
 
@@ -66,7 +66,8 @@ def restrict_to_member[ModelT: models.Model](
     return queryset.filter(**{f"{_organization_path(queryset.model)}__in": organizations})
 
 
-def _is_active_user(user) -> bool:
+def is_active_user(user) -> bool:
+    """A signed-in, active user: the only kind tenancy lets see anything."""
     return user is not None and user.is_authenticated and user.is_active
 
 
@@ -92,7 +93,7 @@ def get_visible_prepared(prepared: PreparedQuery, user, **values: Any) -> Any:
     ``EntityNotFound``, with the SQL compiled once per process. Inside a request
     (``RequestTenancyMiddleware``), the row's organization is then known to be viewable by
     the user for the rest of the request (``viewable_in_this_request``)."""
-    obj = prepared.first(user_id=user.pk, **values) if _is_active_user(user) else None
+    obj = prepared.first(user_id=user.pk, **values) if is_active_user(user) else None
     obj = _found(obj, prepared.template().model)
     known = _viewable_in_request.get()
     if known is not None:
@@ -110,7 +111,7 @@ def viewable_in_this_request(user, organization_id: Any) -> bool:
     earlier in this request: the user may view it, as checked by the database then (a
     list of that organization need not check it again in the same request)."""
     known = _viewable_in_request.get()
-    return bool(known) and _is_active_user(user) and (user.pk, organization_id) in known
+    return bool(known) and is_active_user(user) and (user.pk, organization_id) in known
 
 
 class RequestTenancyMiddleware:
@@ -152,7 +153,7 @@ _MAY = {action: _may(action) for action in Action}
 
 def can(user, organization_id, action: Action | str) -> bool:
     """Whether the user's role in the organization allows ``action``."""
-    if not _is_active_user(user):
+    if not is_active_user(user):
         return False
     return _MAY[Action(action)].first(user_id=user.pk, organization_id=organization_id) is not None
 
@@ -183,7 +184,7 @@ def role_of(user, organization_id) -> str | None:
 
 
 def _is_active_staff(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+    return is_active_user(user) and user.is_staff
 
 
 def visible_organizations(user, *, back_office: bool = False) -> models.QuerySet[Organization]:
@@ -216,5 +217,5 @@ def may_name_parent_organization(user, organization_id, *, back_office: bool = F
 
 def authorize_organization_create(user) -> None:
     """Only staff users create organizations (the creator becomes their admin)."""
-    if not (user.is_authenticated and user.is_active and user.is_staff):
+    if not _is_active_staff(user):
         raise PermissionDenied("Only staff users may create organizations.")
