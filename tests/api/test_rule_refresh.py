@@ -161,11 +161,15 @@ def test_rules_that_read_now_are_refreshed_on_the_schedule(tenant, workers):
     rule = {"expression": 'createdAt > now - duration("3s")', "subject": "account", "priority": 1}
     put = tenant["api"].put(f"{tenant['ledger_url']}/segments/{recent.pk}/rule", rule, "json")
     assert put.json()["timeDependent"] is True
+    workers(SEGMENTS_TIME_RULES_REFRESH_SECONDS="1")
+    # The rule's own refresh ends first: started late on a loaded machine, it would
+    # otherwise be the one to take the aged account out, and no scheduled one would.
+    first = RuleRefresh.objects.filter(segment=recent).exclude(cause="schedule")
+    wait_for(lambda: first.filter(status="done").exists(), "the rule's own refresh to end")
     created = tenant["api"].post(
         f"{tenant['ledger_url']}/accounts", {"assetCode": "BRL", "type": "deposit"}, "json"
     )
     assert created.json()["segmentId"] == str(recent.pk)  # new, so the rule takes it at once
-    workers(SEGMENTS_TIME_RULES_REFRESH_SECONDS="1")
     account_url = f"{tenant['ledger_url']}/accounts/{created.json()['id']}"
     wait_for(
         lambda: tenant["api"].get(account_url).json()["segmentId"] is None,
