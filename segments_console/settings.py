@@ -114,16 +114,17 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    from psycopg_pool import ConnectionPool
+    from segments.db_pool import check_pooled_connection
 
     # Django's own psycopg 3 pool; `check` revalidates a pooled connection before
-    # handing it out, so the app recovers by itself after a database restart.
+    # handing it out, so the app recovers by itself after a database restart
+    # (segments/db_pool.py: a round trip only when the socket says something happened).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "20")),
         "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
-        "check": ConnectionPool.check_connection,
+        "check": check_pooled_connection,
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
