@@ -16,6 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _connect() -> psycopg.Connection:
+    if connection.vendor != "postgresql":
+        pytest.fail("needs PostgreSQL")
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
@@ -24,8 +26,6 @@ def _connect() -> psycopg.Connection:
 
 
 def test_a_healthy_idle_connection_passes_without_a_round_trip() -> None:
-    if connection.vendor != "postgresql":
-        pytest.fail("needs PostgreSQL")
     with _connect() as pooled, _connect() as admin:
         pooled.execute("SELECT 'last statement'")
         check_pooled_connection(pooled)
